@@ -1,0 +1,3 @@
+from fedasr.cli.app import main
+
+main()

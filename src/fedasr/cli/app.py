@@ -1,0 +1,19 @@
+"""Top-level typer app; each command group lives in its own small module."""
+
+from __future__ import annotations
+
+import typer
+
+from fedasr.cli import data as data_commands
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="fedasr: federated learning for speech recognition.",
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_commands.app, name="data")
+
+
+def main() -> None:  # pragma: no cover - thin wrapper used by `python -m fedasr`
+    app()

@@ -1,0 +1,7 @@
+"""`fedasr data ...`: build, import, validate, featurize and partition speech data."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Build, import, validate and partition speech data.")

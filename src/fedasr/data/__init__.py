@@ -1,0 +1,1 @@
+"""Speech data: manifests, the embedded corpus, importers, features, tokenizers, partitions."""
