@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from fedasr.cli.data_validate import validate_command
+
 app = typer.Typer(no_args_is_help=True, help="Build, import, validate and partition speech data.")
+app.command("validate")(validate_command)
