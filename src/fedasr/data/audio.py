@@ -15,8 +15,8 @@ def read_audio(
 ) -> tuple[np.ndarray, int]:
     """Mono float32 samples in [-1, 1] and the file's sample rate; a segment if asked."""
     info = sf.info(str(path))
-    start = int(round(offset * info.samplerate))
-    frames = -1 if duration is None else int(round(duration * info.samplerate))
+    start = round(offset * info.samplerate)
+    frames = -1 if duration is None else round(duration * info.samplerate)
     samples, rate = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
     return samples.mean(axis=1).astype(np.float32), int(rate)
 

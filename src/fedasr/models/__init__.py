@@ -1,0 +1,1 @@
+"""The ConformerCTC family: one builder, presets, FLOPs, width/depth submodels."""
