@@ -285,7 +285,12 @@ class _LineChecker:
                 yield "segment-past-end", reason
         elif abs(utt.duration - real) > tolerance:
             reason = f"manifest says {utt.duration:.3f} s but {path} is {real:.3f} s long"
-            yield "duration-mismatch", f"{reason} (tolerance {tolerance} s)"
+            hint = (
+                "; a cut of a longer recording needs meta.segment: true"
+                if utt.duration < real
+                else ""
+            )
+            yield "duration-mismatch", f"{reason} (tolerance {tolerance} s){hint}"
 
     def _is_segment(self, line: int, utt: Utterance) -> bool:
         # A whole-file utterance must match its file's length; a cut of a longer recording
