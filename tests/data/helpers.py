@@ -182,3 +182,22 @@ def build_faulty_corpus(root: Path, clips: list[Clip]) -> tuple[Path, dict[int, 
     manifest = root / "faulty.jsonl"
     manifest.write_text("\n".join(body) + "\n", encoding="utf-8")
     return manifest, expected, good
+
+
+# --- assertions shared by the importer tests -------------------------------------------------
+
+
+def assert_references_in_place(manifest: Path, utt: Utterance, original: Path) -> None:
+    """The manifest points at the original file, by a path relative to the manifest."""
+    assert not Path(utt.audio).is_absolute(), utt.audio
+    assert (manifest.parent / utt.audio).resolve() == original.resolve()
+
+
+def assert_same_samples(manifest: Path, utt: Utterance, clip: Clip) -> None:
+    """Loading the utterance (segment cut by offset/duration) gives exactly the clip."""
+    from fedasr.data.audio import read_audio
+    from fedasr.data.manifest import audio_path
+
+    samples, rate = read_audio(audio_path(manifest, utt), utt.offset, utt.duration)
+    assert rate == utt.sample_rate
+    np.testing.assert_array_equal(samples, clip.samples)
