@@ -184,6 +184,31 @@ def build_faulty_corpus(root: Path, clips: list[Clip]) -> tuple[Path, dict[int, 
     return manifest, expected, good
 
 
+# --- a LibriSpeech split (used by the importer and CLI tests) ------------------------------
+
+SPEAKER_IDS = {"spk1": "19", "spk2": "26", "spk3": "32"}
+
+
+def build_librispeech(split: Path, clips: list[Clip]) -> dict[str, tuple[Clip, Path]]:
+    """SRC/<speaker>/<chapter>/<spk>-<ch>-<n>.flac + .trans.txt; returns id -> (clip, file)."""
+    originals: dict[str, tuple[Clip, Path]] = {}
+    transcripts: dict[Path, list[str]] = {}
+    for i, clip in enumerate(clips):
+        speaker = SPEAKER_IDS.get(clip.speaker, clip.speaker)
+        chapter = str(100 + i % 2)
+        utt_id = f"{speaker}-{chapter}-{i:04d}"
+        audio = write_pcm(split / speaker / chapter / f"{utt_id}.flac", clip.pcm)
+        originals[utt_id] = (clip, audio)
+        trans = split / speaker / chapter / f"{speaker}-{chapter}.trans.txt"
+        transcripts.setdefault(trans, []).append(f"{utt_id} {clip.text.upper()}")
+    first_trans = sorted(transcripts)[0]
+    transcripts[first_trans].append("19-100-9999 A LINE WHOSE AUDIO IS GONE")
+    for trans, lines in transcripts.items():
+        trans.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_pcm(first_trans.parent / "19-100-8888.flac", clips[0].pcm)  # audio with no transcript
+    return originals
+
+
 # --- assertions shared by the importer tests -------------------------------------------------
 
 

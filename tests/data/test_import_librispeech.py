@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from helpers import (
-    Clip,
     assert_references_in_place,
     assert_same_samples,
+    build_librispeech,
     files_under,
     source_clips,
-    write_pcm,
 )
 
 from fedasr.data.importers import CorpusImportError, import_librispeech
 from fedasr.data.manifest import read_manifest
 from fedasr.data.text import normalize_text
 from fedasr.data.validate import validate_manifest
-
-SPEAKER_IDS = {"spk1": "19", "spk2": "26", "spk3": "32"}
-
-
-def build_librispeech(split: Path, clips: list[Clip]) -> dict[str, tuple[Clip, Path]]:
-    """SRC/<speaker>/<chapter>/<spk>-<ch>-<n>.flac + .trans.txt; returns id -> (clip, file)."""
-    originals: dict[str, tuple[Clip, Path]] = {}
-    transcripts: dict[Path, list[str]] = {}
-    for i, clip in enumerate(clips):
-        speaker = SPEAKER_IDS.get(clip.speaker, clip.speaker)
-        chapter = str(100 + i % 2)
-        utt_id = f"{speaker}-{chapter}-{i:04d}"
-        audio = write_pcm(split / speaker / chapter / f"{utt_id}.flac", clip.pcm)
-        originals[utt_id] = (clip, audio)
-        trans = split / speaker / chapter / f"{speaker}-{chapter}.trans.txt"
-        transcripts.setdefault(trans, []).append(f"{utt_id} {clip.text.upper()}")
-    first_trans = sorted(transcripts)[0]
-    transcripts[first_trans].append("19-100-9999 A LINE WHOSE AUDIO IS GONE")
-    for trans, lines in transcripts.items():
-        trans.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    write_pcm(first_trans.parent / "19-100-8888.flac", clips[0].pcm)  # audio with no transcript
-    return originals
 
 
 @pytest.fixture(scope="module")

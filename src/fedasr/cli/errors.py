@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from fedasr.errors import FedasrError
 
@@ -23,7 +24,10 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except FedasrError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False)
+            # escaped: messages quote `[kind]` tags and paths; soft_wrap keeps `file:line` whole
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(2) from err
 
     return wrapper  # type: ignore[return-value]
