@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from fedasr.cli.data_import import app as import_app
+from fedasr.cli.data_synth import synth_command
 from fedasr.cli.data_validate import validate_command
 
 app = typer.Typer(no_args_is_help=True, help="Build, import, validate and partition speech data.")
 app.command("validate")(validate_command)
 app.add_typer(import_app, name="import")
+app.command("synth")(synth_command)
