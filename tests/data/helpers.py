@@ -72,12 +72,18 @@ def synthetic_clips(count: int, seed: int = 0) -> list[Clip]:
 
 
 def _fixture_clips(count: int) -> list[Clip]:
+    """Round-robin over the fixture's speakers, so that a few clips span several voices."""
     manifest = MINI / "train.jsonl"
+    by_speaker: dict[str, list[Utterance]] = {}
+    for utt in read_manifest(manifest):
+        by_speaker.setdefault(utt.speaker, []).append(utt)
+    interleaved = [u for group in zip(*by_speaker.values(), strict=False) for u in group]
     clips = []
-    for utt in read_manifest(manifest)[:count]:
+    for utt in interleaved[:count]:
         pcm, rate = sf.read(str(manifest.parent / utt.audio), dtype="int16")
         assert rate == RATE and pcm.ndim == 1, "the fixture corpus is 16 kHz mono"
         clips.append(Clip(speaker=utt.speaker, text=utt.text or "", pcm=pcm))
+    assert len(clips) == count, f"{manifest} has too few clips for {count}"
     return clips
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import build_clean_corpus, build_faulty_corpus, source_clips, write_pcm
+from helpers import MINI, build_clean_corpus, build_faulty_corpus, source_clips, write_pcm
 
 import fedasr.data.validate as validate_module
 from fedasr.data.manifest import Utterance, write_manifest
@@ -33,6 +33,13 @@ def test_clean_corpus_has_no_problem(tmp_path, clips):
     assert report.lines == len(clips) + 2
     assert len(report.utterances) == report.lines
     assert not report.notes
+
+
+@pytest.mark.skipif(not (MINI / "train.jsonl").is_file(), reason="fixture corpus not built yet")
+@pytest.mark.parametrize("split", ["train", "test", "heldout"])
+def test_committed_fixture_corpus_is_clean(split):
+    report = validate_manifest(MINI / f"{split}.jsonl")
+    assert report.ok, [str(p) for p in report.problems]
 
 
 def test_finds_exactly_the_seeded_faults(faulty):
