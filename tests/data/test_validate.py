@@ -97,6 +97,13 @@ def test_a_lone_cut_at_offset_zero_needs_the_segment_marker(tmp_path, clips):
     assert validate_manifest(tmp_path / "m.jsonl").ok
 
 
+def test_nan_duration_is_a_bad_field(tmp_path, clips):
+    write_pcm(tmp_path / "a.flac", clips[0].pcm)
+    line = Utterance("a", "a.flac", clips[0].seconds, 16000, "hi", "s").to_json()
+    (tmp_path / "m.jsonl").write_text(line.replace(str(clips[0].seconds), "NaN") + "\n")
+    assert [p.kind for p in validate_manifest(tmp_path / "m.jsonl").problems] == ["bad-field"]
+
+
 def test_tokenizer_decides_which_characters_are_supported(faulty):
     manifest, expected, _ = faulty
     wide = CharTokenizer("abcdefghijklmnopqrstuvwxyz'é0123456789")

@@ -9,6 +9,7 @@ decode every file again.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -272,6 +273,9 @@ class _LineChecker:
         self, line: int, utt: Utterance, facts: AudioFacts, path: str
     ) -> Iterable[tuple[str, str]]:
         tolerance, real = self.options.duration_tolerance, facts.seconds
+        if not (math.isfinite(utt.offset) and math.isfinite(utt.duration)):
+            yield "bad-field", f"offset and duration must be finite: {utt.offset}, {utt.duration}"
+            return  # JSON's NaN would slip through every comparison below
         if utt.offset < 0:
             yield "bad-field", f"offset is negative: {utt.offset}"
         if utt.duration <= 0:
