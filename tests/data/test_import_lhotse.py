@@ -148,3 +148,11 @@ def test_missing_partner_file_is_a_clear_error(tmp_path, clips):
         import_lhotse(tmp_path, tmp_path / "out")
     result = import_lhotse(tmp_path, tmp_path / "out", recordings=tmp_path / "elsewhere.jsonl.gz")
     assert {u.id for u in result.utterances} == {"meeting-a", "meeting-b", "single-1"}
+
+
+def test_cut_gzip_is_a_clear_error(tmp_path, clips):
+    build_lhotse(tmp_path, clips)
+    sups = tmp_path / "mini_supervisions_dev.jsonl.gz"
+    sups.write_bytes(sups.read_bytes()[:-20])
+    with pytest.raises(CorpusImportError, match="unreadable after line"):
+        import_lhotse(sups, tmp_path / "out")

@@ -153,3 +153,9 @@ def test_no_stm_is_a_clear_error(tmp_path):
         import_stm(tmp_path, tmp_path / "out")
     with pytest.raises(CorpusImportError, match="allowed"):
         import_stm(tmp_path, tmp_path / "out", unk="ignore")  # type: ignore[arg-type]
+
+
+def test_non_utf8_stm_names_file_and_line(tmp_path):
+    (tmp_path / "talk.stm").write_bytes(b"talk 1 talk 0 1 fine\ntalk 1 talk 1 2 caf\xe9\n")
+    with pytest.raises(CorpusImportError, match=r"talk\.stm:2: not UTF-8"):
+        import_stm(tmp_path / "talk.stm", tmp_path / "out")

@@ -89,6 +89,16 @@ def relative_audio(audio: Path, out_dir: Path) -> str:
     return os.path.relpath(os.path.abspath(audio), os.path.abspath(out_dir))
 
 
+def read_text_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file; other encodings are an error naming file:line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise CorpusImportError(f"{path}:{line}: not UTF-8 text ({err.reason})") from err
+
+
 def probe_audio(
     path: Path, cache: dict[Path, AudioHeader | str] | None = None
 ) -> AudioHeader | str:

@@ -68,8 +68,12 @@ def _rows(tsv: Path) -> Iterator[tuple[int, dict[str, str | None]]]:
             raise CorpusImportError(
                 f"{tsv}:1: missing column(s) {', '.join(missing)}; found {found}"
             )
-        for row in reader:
-            yield reader.line_num, row
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except UnicodeDecodeError as err:
+            where = f"{tsv}: after line {reader.line_num}"
+            raise CorpusImportError(f"{where}: not UTF-8 text ({err.reason})") from err
 
 
 def read_clip_durations(path: Path) -> dict[str, float]:

@@ -81,16 +81,22 @@ def locate_manifests(src: Path, recordings: str | Path | None) -> tuple[Path, Pa
 def read_jsonl(path: Path) -> Iterator[tuple[int, Record | str]]:
     """(line number, record or why the line is unreadable); never stops at a bad line."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                yield line_no, f"malformed JSON: {err.msg}"
-                continue
-            yield line_no, record if isinstance(record, dict) else "expected a JSON object"
+    line_no = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield line_no, _parse_record(line)
+    except (UnicodeDecodeError, OSError, EOFError) as err:  # not UTF-8, bad or cut gzip
+        raise CorpusImportError(f"{path}: unreadable after line {line_no}: {err}") from err
+
+
+def _parse_record(line: str) -> Record | str:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        return f"malformed JSON: {err.msg}"
+    return record if isinstance(record, dict) else "expected a JSON object"
 
 
 def _read_recordings(path: Path, collector: Collector) -> dict[str, Record]:

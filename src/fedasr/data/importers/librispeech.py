@@ -15,6 +15,7 @@ from fedasr.data.importers.common import (
     ImportResult,
     finish_import,
     probe_audio,
+    read_text_lines,
     relative_audio,
 )
 from fedasr.data.manifest import Utterance
@@ -57,7 +58,7 @@ def _import_chapter(chapter_dir: Path, out_dir: Path, collector: Collector) -> N
             audio_files.setdefault(path.stem, path)  # .flac sorts before .wav and wins
     listed: set[str] = set()
     for transcript in sorted(chapter_dir.glob("*.trans.txt")):
-        lines = transcript.read_text(encoding="utf-8").splitlines()
+        lines = read_text_lines(transcript)
         for line_no, line in enumerate(lines, start=1):
             if not line.strip():
                 continue

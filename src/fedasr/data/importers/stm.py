@@ -31,6 +31,7 @@ from fedasr.data.importers.common import (
     ImportResult,
     finish_import,
     probe_audio,
+    read_text_lines,
     relative_audio,
 )
 from fedasr.data.manifest import Utterance
@@ -67,7 +68,7 @@ def import_stm(
     collector = Collector()
     headers: dict[Path, AudioHeader | str] = {}  # one probe per talk, not per segment
     for stm in stm_files:
-        lines = stm.read_text(encoding="utf-8").splitlines()
+        lines = read_text_lines(stm)
         for line_no, line in enumerate(lines, start=1):
             if line.strip() and not line.lstrip().startswith(";;"):
                 found = _segment_utterance(line, recordings, headers, out_dir, unk)
