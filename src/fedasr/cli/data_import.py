@@ -73,12 +73,16 @@ def lhotse(
 def _report(result: ImportResult) -> None:
     console = Console(highlight=False)
     console.print(
-        f"imported [bold]{len(result.utterances)}[/] utterances ({result.hours:.2f} h) from "
+        f"imported [bold]{len(result.utterances)}[/] utterances ({_amount(result.hours)}) from "
         f"[bold]{len(result.speakers)}[/] speakers into {escape(str(result.manifest))}"
     )
     if result.skipped:
         _print_skips(console, result)
     console.print(f"next: fedasr data validate {escape(str(result.manifest))}")
+
+
+def _amount(hours: float) -> str:
+    return f"{hours:.2f} h" if hours >= 1 else f"{hours * 60:.1f} min"
 
 
 def _print_skips(console: Console, result: ImportResult) -> None:

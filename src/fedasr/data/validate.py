@@ -265,7 +265,7 @@ class _LineChecker:
         else:
             return
         if self.options.on_rate_mismatch == "reject":
-            yield "sample-rate", reason + " (use on_rate_mismatch=resample to accept it)"
+            yield "sample-rate", reason + " (accept it with --on-rate-mismatch resample)"
         else:
             self.notes.append(Problem(self.manifest, line, utt.id, "resampled", reason))
 
