@@ -170,7 +170,7 @@ def test_verdict_cache_is_hit_then_invalidated(tmp_path, clips, monkeypatch):
     _, report = load_validated(manifest, cache_dir=cache)
     assert not report.from_cache and len(calls) == 3
     assert [p.kind for p in report.problems] == ["duration-mismatch"]
-    assert len(list(cache.glob("*.json"))) == 3
+    assert len(list((cache / "validation").glob("*.json"))) == 3
 
 
 def test_edited_manifest_misses_the_cache(tmp_path, clips, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from fedasr.cli import data as data_commands
+from fedasr.cli.run import eval_command, run_command, train_command
 
 app = typer.Typer(
     add_completion=False,
@@ -13,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_commands.app, name="data")
+app.command("run")(run_command)
+app.command("train")(train_command)
+app.command("eval")(eval_command)
 
 
 def main() -> None:  # pragma: no cover - thin wrapper used by `python -m fedasr`

@@ -7,7 +7,7 @@ keeps the padding small; shuffling buckets and batch order keeps SGD stochastic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +89,7 @@ class SpeechData:
         std: np.ndarray,
     ) -> None:
         self.store = store
+        self.tokenizer = tokenizer
         self.texts = [texts.get(utt_id) for utt_id in store.ids]
         self.targets = [
             None if text is None else np.asarray(tokenizer.encode(text), dtype=np.int64)
@@ -104,13 +105,16 @@ class SpeechData:
     def __len__(self) -> int:
         return len(self.store)
 
-    def collate(self, rows: Sequence[int]) -> Batch:
+    def collate(
+        self, rows: Sequence[int], targets: Mapping[int, np.ndarray] | None = None
+    ) -> Batch:
+        """Pad, normalize and stack; `targets` overrides labels per row (pseudo-labels)."""
         lengths = [int(self.store.lengths[r]) for r in rows]
         feats = np.zeros((len(rows), max(lengths), self.mean.shape[0]), dtype=np.float32)
         for i, row in enumerate(rows):
             feats[i, : lengths[i]] = (self.store.frames(row) - self.mean) * self.inv_std
-        targets = [self.targets[r] for r in rows]
-        labelled = [t if t is not None else np.zeros(0, dtype=np.int64) for t in targets]
+        chosen = [targets[r] if targets is not None else self.targets[r] for r in rows]
+        labelled = [t if t is not None else np.zeros(0, dtype=np.int64) for t in chosen]
         return Batch(
             feats=torch.from_numpy(feats),
             feat_lens=torch.tensor(lengths, dtype=torch.int64),

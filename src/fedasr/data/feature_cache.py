@@ -28,17 +28,10 @@ import torch
 from fedasr.data.audio import load_utterance_audio
 from fedasr.data.features import FeatureConfig, log_mel
 from fedasr.data.manifest import Utterance, audio_path, read_manifest
+from fedasr.data.validation_cache import default_cache_root
 
 CACHE_VERSION = 1
 CHUNK = 64  # utterances per worker task: big enough to amortize pickling, small for progress
-
-
-def default_cache_root() -> Path:
-    base = (
-        os.environ.get("FEDASR_CACHE")
-        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fedasr"
-    )
-    return Path(base) / "features"
 
 
 @dataclass
@@ -80,6 +73,7 @@ def cache_key(manifest: Path, utterances: Sequence[Utterance], config: FeatureCo
     digest = hashlib.sha256()
     digest.update(f"v{CACHE_VERSION}:{config.fingerprint()}".encode())
     digest.update(manifest.read_bytes())
+    digest.update("\n".join(utt.id for utt in utterances).encode())  # which subset is cached
     for path in sorted({str(audio_path(manifest, utt)) for utt in utterances}):
         try:
             stat = os.stat(path)
@@ -111,7 +105,7 @@ def load_or_build(
     manifest: str | Path,
     config: FeatureConfig | None = None,
     *,
-    cache_root: str | Path | None = None,
+    cache_root: str | Path | None = None,  # features go to <cache_root>/features/<key>
     workers: int | None = None,
     utterances: Sequence[Utterance] | None = None,
     progress: bool = True,
@@ -120,7 +114,8 @@ def load_or_build(
     manifest = Path(manifest)
     config = config or FeatureConfig()
     utterances = list(utterances) if utterances is not None else read_manifest(manifest)
-    root = Path(cache_root or default_cache_root()) / cache_key(manifest, utterances, config)
+    base = Path(cache_root) if cache_root else default_cache_root()
+    root = base / "features" / cache_key(manifest, utterances, config)
     if not (root / "meta.json").is_file():
         _build(root, manifest, utterances, config, workers, progress)
     return open_store(root)

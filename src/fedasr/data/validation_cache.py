@@ -53,8 +53,9 @@ def verdict_key(manifest: Path, audio_files: Iterable[str], settings: str) -> st
 
 
 def cache_file(cache_dir: str | Path | None, key: str) -> Path:
-    root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "validation"
-    return root / f"{key}.json"
+    """Verdicts live in <cache root>/validation/, beside <cache root>/features/."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_root()
+    return root / "validation" / f"{key}.json"
 
 
 def load_verdict(path: Path) -> dict[str, Any] | None:

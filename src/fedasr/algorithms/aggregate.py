@@ -1,0 +1,97 @@
+"""Aggregation maths, as small pure pieces with hand-checked tests.
+
+`WeightedSum` is a running weighted sum of client vectors that may cover only a prefix of the
+parameter vector (early-exit clients hold the first blocks only). Weights are kept in the log
+domain with a running shift, so exp(-beta * loss) weights (DGA) can be tiny without
+underflowing, and partial sums computed on different workers merge exactly like one sum.
+Sums are float64: the order of additions is fixed by the shard plan, and float64 keeps the
+result of that order close to the exact one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class WeightedSum:
+    numel: int
+    total: torch.Tensor | None = None  # float64 (numel,), scaled by exp(-shift)
+    weight_by_span: dict[int, float] = field(default_factory=dict)  # scaled likewise
+    shift: float = -math.inf
+    count: int = 0
+
+    def add(self, vector: torch.Tensor, log_weight: float) -> None:
+        """Add exp(log_weight) * vector, where vector covers coordinates [0, len(vector))."""
+        if not math.isfinite(log_weight):
+            raise ValueError("a non-finite weight must be filtered out before aggregation")
+        self._rescale_to(max(self.shift, log_weight))
+        scale = math.exp(log_weight - self.shift)
+        span = vector.numel()
+        if self.total is None:
+            self.total = torch.zeros(self.numel, dtype=torch.float64)
+        self.total[:span].add_(vector.to(torch.float64), alpha=scale)
+        self.weight_by_span[span] = self.weight_by_span.get(span, 0.0) + scale
+        self.count += 1
+
+    def merge(self, other: WeightedSum) -> None:
+        """Add another partial sum (from another shard) into this one."""
+        if other.total is None:
+            return
+        self._rescale_to(max(self.shift, other.shift))
+        scale = math.exp(other.shift - self.shift)
+        if self.total is None:
+            self.total = torch.zeros(self.numel, dtype=torch.float64)
+        self.total.add_(other.total, alpha=scale)
+        for span, weight in other.weight_by_span.items():
+            self.weight_by_span[span] = self.weight_by_span.get(span, 0.0) + weight * scale
+        self.count += other.count
+
+    def _rescale_to(self, new_shift: float) -> None:
+        if new_shift == self.shift:
+            return
+        if self.total is not None and math.isfinite(self.shift):
+            factor = math.exp(self.shift - new_shift)
+            self.total.mul_(factor)
+            self.weight_by_span = {s: w * factor for s, w in self.weight_by_span.items()}
+        self.shift = new_shift
+
+    def coordinate_weights(self) -> torch.Tensor:
+        """float64 (numel,): the total (scaled) weight that reached each coordinate."""
+        weights = torch.zeros(self.numel, dtype=torch.float64)
+        for span, weight in self.weight_by_span.items():
+            weights[:span] += weight
+        return weights
+
+    def mean(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weighted mean as float32, mask of coordinates some client covered)."""
+        if self.total is None:
+            return torch.zeros(self.numel), torch.zeros(self.numel, dtype=torch.bool)
+        weights = self.coordinate_weights()
+        covered = weights > 0
+        mean = torch.where(covered, self.total / weights.clamp(min=1e-300), torch.zeros(()))
+        return mean.float(), covered
+
+
+def weighted_mean(vectors: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    """Reference implementation for tests: sum_k w_k v_k / sum_k w_k over full vectors."""
+    total = sum(w * v.double() for w, v in zip(weights, vectors, strict=True))
+    return (total / sum(weights)).float()  # type: ignore[union-attr]
+
+
+def log_weight_examples(examples: int) -> float:
+    return math.log(examples) if examples > 0 else -math.inf
+
+
+def log_weight_dga(statistic: float, beta: float, cap: float | None) -> float:
+    """DGA: w = exp(-beta * statistic), capped at `cap` (FLUTE caps the raw weight at 100);
+    a non-finite statistic gives weight 0 (log weight -inf)."""
+    if not math.isfinite(statistic):
+        return -math.inf
+    log_w = -beta * statistic
+    if cap is not None:
+        log_w = min(log_w, math.log(cap))
+    return log_w

@@ -1,0 +1,1 @@
+"""Decoding (greedy, beam, exit selection) and error rates."""

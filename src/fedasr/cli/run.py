@@ -1,0 +1,133 @@
+"""`fedasr run`, `fedasr train`, `fedasr eval`: federated runs, the centralized baseline,
+and scoring a trained model on any manifest."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fedasr.cli.errors import user_errors
+from fedasr.cli.logging_setup import setup_logging
+from fedasr.config import load_config
+from fedasr.errors import ConfigError
+
+console = Console()
+
+ConfigArg = Annotated[Path | None, typer.Argument(help="Experiment YAML (see configs/).")]
+OverridesArg = Annotated[
+    list[str] | None, typer.Argument(help="key=value overrides, e.g. rounds.total=10.")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")]
+
+
+@user_errors
+def run_command(
+    config: ConfigArg = None,
+    overrides: OverridesArg = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the run in this directory from its checkpoint.")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a federated experiment (or continue one with --resume RUN_DIR)."""
+    from fedasr.engine.loop import run_federated
+
+    setup_logging()
+    if resume is not None:
+        if config is not None and "=" in str(config):  # `--resume DIR k=v`: config is an override
+            overrides = [str(config), *(overrides or [])]
+        config = resume / "config.yaml"
+        if not config.is_file():
+            raise ConfigError(f"--resume {resume}: no config.yaml there; is it a run directory?")
+    experiment = load_config(config, overrides)
+    summary = run_federated(experiment, resume=resume is not None, progress=not quiet)
+    console.print(f"run finished after {summary.rounds} rounds -> {summary.run_dir}")
+    _print_final(summary.final)
+
+
+@user_errors
+def train_command(
+    config: ConfigArg = None, overrides: OverridesArg = None, quiet: QuietOpt = False
+) -> None:
+    """Train the centralized baseline: one model on all training speakers."""
+    from fedasr.train.centralized import train_centralized
+
+    setup_logging()
+    result = train_centralized(load_config(config, overrides), progress=not quiet)
+    console.print(f"trained {result.epochs} epochs ({result.seconds:.0f} s) -> {result.run_dir}")
+    _print_final(result.final)
+
+
+def _print_final(record: dict) -> None:  # type: ignore[type-arg]
+    shown = {k: v for k, v in record.items() if k.endswith(("_wer", "_cer")) and v is not None}
+    if shown:
+        console.print("  ".join(f"{k} {100 * v:.2f}%" for k, v in shown.items()))
+
+
+@user_errors
+def eval_command(
+    model: Annotated[Path, typer.Argument(help="A model file (RUN/model.safetensors).")],
+    manifest: Annotated[Path, typer.Argument(help="Manifest to score (needs transcripts).")],
+    exit_: Annotated[
+        int | None, typer.Option("--exit", help="Decode at this exit (1-based).")
+    ] = None,
+    entropy: Annotated[
+        float | None, typer.Option(help="Pick each utterance's first exit under this mean entropy.")
+    ] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache root.")] = None,
+    max_utterances: Annotated[int | None, typer.Option(help="Score only the first N.")] = None,
+) -> None:
+    """Print WER/CER per exit and per speaker for MODEL on MANIFEST."""
+    from fedasr.asr.evaluate import evaluate
+    from fedasr.data.batching import SpeechData
+    from fedasr.data.feature_cache import load_or_build
+    from fedasr.data.validate import load_validated
+    from fedasr.models.io import import_model
+
+    setup_logging()
+    with tempfile.TemporaryDirectory() as tmp:
+        net, tokenizer, mean, std, features = import_model(model, Path(tmp))
+    utts, _ = load_validated(
+        manifest,
+        tokenizer=tokenizer,
+        sample_rate=features.sample_rate,
+        on_rate_mismatch="resample",
+        cache_dir=cache_dir,
+    )
+    store = load_or_build(manifest, features, cache_root=cache_dir, utterances=utts)
+    data = SpeechData(store, {u.id: u.text for u in utts}, tokenizer, mean, std)
+    speaker = {u.id: u.speaker for u in utts}
+    rows = list(range(len(data)))[:max_utterances] if max_utterances else None
+    result = evaluate(
+        net,
+        data,
+        rows,
+        depth=exit_,
+        groups=[speaker[i] for i in store.ids],
+        entropy_threshold=entropy,
+    )
+    table = Table(title=f"{manifest.name}: {len(result.references)} utterances")
+    for column in ("exit", "WER %", "CER %"):
+        table.add_column(column, justify="right")
+    for index, scores in enumerate(result.per_exit, start=1):
+        table.add_row(str(index), f"{100 * scores.wer:.2f}", f"{100 * scores.cer:.2f}")
+    if result.entropy is not None:
+        table.add_row(
+            f"entropy<{entropy} (mean exit {result.mean_exit:.2f})",
+            f"{100 * result.entropy.wer:.2f}",
+            f"{100 * result.entropy.cer:.2f}",
+        )
+    console.print(table)
+    speakers = Table(title="per speaker (deepest exit evaluated)")
+    for column in ("speaker", "utterances", "WER %", "CER %"):
+        speakers.add_column(column, justify="right")
+    for name, scores in result.by_group.items():
+        speakers.add_row(
+            name, str(scores.utterances), f"{100 * scores.wer:.2f}", f"{100 * scores.cer:.2f}"
+        )
+    console.print(speakers)

@@ -1,0 +1,60 @@
+"""Server-side evaluation of the global parameters: WER/CER per split and exit, per client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from fedasr.asr.evaluate import EvalResult, evaluate
+from fedasr.config import EvalSection
+from fedasr.data.batching import seconds_to_frames
+from fedasr.data.bundle import DataBundle
+from fedasr.engine.flat import ParamLayout, bind_flat
+from fedasr.models.conformer import build_model
+from fedasr.models.dims import ConformerDims
+
+
+class ServerEvaluator:
+    def __init__(self, dims: ConformerDims, bundle: DataBundle, section: EvalSection) -> None:
+        self.model = build_model(dims)
+        self.layout = ParamLayout.of(self.model, dims)
+        self.flat = bind_flat(self.model, self.layout)
+        self.bundle = bundle
+        self.section = section
+        self.max_frames = seconds_to_frames(section.batch_seconds, bundle.train.store)
+        self.speakers = {
+            split: [speaker_of[u] for u in bundle.splits[split].store.ids]
+            for split in bundle.splits
+            for speaker_of in [{utt.id: utt.speaker for utt in bundle.utterances[split]}]
+        }
+
+    def load(self, params: torch.Tensor) -> None:
+        self.flat.copy_(params)
+
+    def evaluate(
+        self, params: torch.Tensor, splits: list[str] | None = None
+    ) -> tuple[dict[str, Any], dict[str, EvalResult]]:
+        """A metrics record ({split}_wer, {split}_cer, {split}_wer_per_exit, ...) and results."""
+        self.load(params)
+        record: dict[str, Any] = {}
+        results: dict[str, EvalResult] = {}
+        for split in splits or list(self.section.splits):
+            data = self.bundle.splits.get(split)
+            if data is None:
+                continue
+            rows = (
+                list(range(len(data)))[: self.section.max_utterances]
+                if self.section.max_utterances
+                else None
+            )
+            result = evaluate(
+                self.model, data, rows, max_frames=self.max_frames, groups=self.speakers[split]
+            )
+            results[split] = result
+            record[f"{split}_wer"] = result.final.wer
+            record[f"{split}_cer"] = result.final.cer
+            record[f"{split}_wer_per_exit"] = [s.wer for s in result.per_exit]
+            if self.section.per_client:
+                record[f"{split}_wer_per_speaker"] = {g: s.wer for g, s in result.by_group.items()}
+        return record, results

@@ -1,0 +1,85 @@
+"""Flat parameter buffers in depth order.
+
+All parameters of a model live in one contiguous float32 vector, ordered front-end, layers up
+to exit 1, exit 1, layers up to exit 2, exit 2, ... so that the model cut at exit d is a
+*prefix* of the vector. Loading a client's state is one `copy_`, a pseudo-gradient is one
+subtraction, and an early-exit client's upload is a prefix slice; no state dicts are built or
+deep-copied on the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from fedasr.models.dims import ConformerDims
+
+
+def _depth_key(name: str, dims: ConformerDims) -> tuple[int, int]:
+    """Sort key: (position along the network, 0 for layers / 1 for exits)."""
+    parts = name.split(".")
+    if parts[0] == "layers":
+        return int(parts[1]) + 1, 0
+    if parts[0] == "exits":
+        return dims.exits[int(parts[1])], 1
+    return 0, 0
+
+
+@dataclass(frozen=True)
+class ParamLayout:
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    offsets: tuple[int, ...]
+    numel: int
+    depth_spans: tuple[int, ...]  # prefix length covering exits 1..d, for d = 1..len(exits)
+
+    @classmethod
+    def of(cls, model: nn.Module, dims: ConformerDims) -> ParamLayout:
+        named = dict(model.named_parameters())
+        order = sorted(named, key=lambda n: _depth_key(n, dims))  # stable: keeps module order
+        offsets, total = [], 0
+        spans: dict[int, int] = {}
+        for name in order:
+            offsets.append(total)
+            total += named[name].numel()
+            if name.startswith("exits."):
+                spans[int(name.split(".")[1])] = total
+        return cls(
+            names=tuple(order),
+            shapes=tuple(tuple(named[n].shape) for n in order),
+            offsets=tuple(offsets),
+            numel=total,
+            depth_spans=tuple(spans[i] for i in range(len(dims.exits))),
+        )
+
+    def span(self, depth: int | None) -> int:
+        """Number of leading coordinates a model cut at exit `depth` holds (None = all)."""
+        return self.numel if depth is None else self.depth_spans[depth - 1]
+
+    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {
+            name: flat[offset : offset + _numel(shape)].view(shape)
+            for name, shape, offset in zip(self.names, self.shapes, self.offsets, strict=True)
+        }
+
+    def flatten(self, state: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([state[name].reshape(-1).float() for name in self.names])
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for size in shape:
+        n *= size
+    return n
+
+
+def bind_flat(model: nn.Module, layout: ParamLayout) -> torch.Tensor:
+    """Move the model's parameters into one flat buffer; the parameters become views of it."""
+    named = dict(model.named_parameters())
+    flat = torch.empty(layout.numel, dtype=torch.float32)
+    for name, view in layout.views(flat).items():
+        view.copy_(named[name].detach())
+        named[name].data = view
+    return flat

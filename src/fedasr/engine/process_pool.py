@@ -1,0 +1,169 @@
+"""A pool of long-lived worker processes, each with its own WorkerContext.
+
+The global parameters go to the workers once per round through one shared-memory tensor
+(workers read it in place; nothing is pickled but a handle). Each worker returns one partial
+aggregate per shard; torch.multiprocessing moves its tensors through shared memory. A worker
+that dies takes only its shard's clients down with it: they are reported failed and the worker
+is restarted for the next shard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import torch
+import torch.multiprocessing as mp
+
+from fedasr.algorithms.base import Broadcast, ClientTask, RoundAccumulator
+from fedasr.engine.executors import failed_report, run_shard
+from fedasr.engine.worker import WorkerContext, WorkerSpec
+
+log = logging.getLogger(__name__)
+STARTUP_TIMEOUT_S = 300.0
+
+
+def _worker_main(spec: WorkerSpec, conn: Connection) -> None:
+    try:
+        worker = WorkerContext(spec)
+        conn.send(("ready", None))
+    except Exception as err:  # report, so the parent fails with the real reason
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+        return
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        shard_index, shard, params, lr, round_index, extras = message
+        broadcast = Broadcast(round=round_index, params=params, lr=lr, extras=extras)
+        conn.send(("done", (shard_index, run_shard(worker, shard, broadcast))))
+
+
+@dataclass
+class _Slot:
+    process: Any
+    conn: Connection
+    shard: int | None = None
+    started: float = 0.0
+
+
+class ProcessExecutor:
+    def __init__(self, spec: WorkerSpec, workers: int) -> None:
+        self.spec = spec
+        self.size = max(1, workers)
+        self._context = mp.get_context("spawn")  # fork after torch threads start is unsafe
+        self._params: torch.Tensor | None = None
+        self._slots = [self._start() for _ in range(self.size)]
+        for slot in self._slots:
+            self._await_ready(slot)
+
+    def _start(self) -> _Slot:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=_worker_main, args=(self.spec, child), daemon=True)
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def _await_ready(self, slot: _Slot) -> None:
+        if not slot.conn.poll(STARTUP_TIMEOUT_S):
+            raise RuntimeError("a worker process did not start in time")
+        kind, payload = slot.conn.recv()
+        if kind != "ready":
+            raise RuntimeError(f"a worker process failed to start: {payload}")
+
+    def _shared_params(self, params: torch.Tensor) -> torch.Tensor:
+        if self._params is None or self._params.numel() != params.numel():
+            self._params = torch.empty_like(params).share_memory_()
+        self._params.copy_(params)
+        return self._params
+
+    def run(
+        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast
+    ) -> list[RoundAccumulator]:
+        params = self._shared_params(broadcast.params)
+        pending = list(enumerate(shards))
+        results: dict[int, RoundAccumulator] = {}
+        while pending or any(slot.shard is not None for slot in self._slots):
+            for slot in self._slots:
+                if slot.shard is None and pending:
+                    index, shard = pending.pop(0)
+                    slot.conn.send(
+                        (
+                            index,
+                            list(shard),
+                            params,
+                            broadcast.lr,
+                            broadcast.round,
+                            broadcast.extras,
+                        )
+                    )
+                    slot.shard, slot.started = index, time.perf_counter()
+            busy = {slot.conn: slot for slot in self._slots if slot.shard is not None}
+            for conn in wait(list(busy), timeout=1.0):  # wake up to check the watchdog
+                self._collect(busy[conn], shards, results)  # type: ignore[index]
+            self._kill_overdue(shards, results)
+        return [results[i] for i in range(len(shards))]
+
+    def _collect(
+        self,
+        slot: _Slot,
+        shards: Sequence[Sequence[ClientTask]],
+        results: dict[int, RoundAccumulator],
+    ) -> None:
+        index = slot.shard
+        assert index is not None
+        try:
+            _, (shard_index, acc) = slot.conn.recv()
+            results[shard_index] = acc
+        except (EOFError, OSError):
+            log.warning("worker process died during shard %d; its clients are left out", index)
+            results[index] = self._failed(shards[index], "worker process died")
+            self._restart(slot)
+        slot.shard = None
+
+    def _kill_overdue(
+        self, shards: Sequence[Sequence[ClientTask]], results: dict[int, RoundAccumulator]
+    ) -> None:
+        """A worker stuck past every client's timeout (a hung library call) is killed."""
+        timeout = self.spec.config.get("client", {}).get("timeout_s")
+        if not timeout:
+            return
+        for slot in self._slots:
+            if slot.shard is None:
+                continue
+            limit = timeout * len(shards[slot.shard]) + 60.0
+            if time.perf_counter() - slot.started > limit:
+                log.warning("shard %d exceeded %.0f s; killing its worker", slot.shard, limit)
+                results[slot.shard] = self._failed(
+                    shards[slot.shard], "worker killed after timeout"
+                )
+                slot.process.kill()
+                self._restart(slot)
+                slot.shard = None
+
+    def _failed(self, shard: Sequence[ClientTask], reason: str) -> RoundAccumulator:
+        acc = RoundAccumulator(0)
+        acc.reports = [failed_report(task, reason) for task in shard]
+        return acc
+
+    def _restart(self, slot: _Slot) -> None:
+        slot.conn.close()
+        slot.process.join(timeout=5)
+        fresh = self._start()
+        self._await_ready(fresh)
+        slot.process, slot.conn = fresh.process, fresh.conn
+
+    def close(self) -> None:
+        for slot in self._slots:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                slot.conn.send(None)
+        for slot in self._slots:
+            slot.process.join(timeout=10)
+            if slot.process.is_alive():
+                slot.process.kill()
+        self._slots = []

@@ -1,0 +1,88 @@
+"""Build everything a federated run needs from its config, once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fedasr.config import ExperimentConfig
+from fedasr.data.bundle import DataBundle, load_data
+from fedasr.data.partition import partition
+from fedasr.engine.cohort import ClientRegistry
+from fedasr.engine.executors import default_workers
+from fedasr.engine.flat import ParamLayout, bind_flat
+from fedasr.engine.worker import WorkerSpec
+from fedasr.errors import ConfigError
+from fedasr.models.conformer import build_model
+from fedasr.models.dims import ConformerDims
+from fedasr.models.factory import model_dims
+from fedasr.models.io import load_model_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Setup:
+    bundle: DataBundle
+    registry: ClientRegistry
+    dims: ConformerDims
+    layout: ParamLayout
+    init_params: torch.Tensor
+    spec: WorkerSpec
+    workers: int
+
+
+def build_registry(config: ExperimentConfig, bundle: DataBundle) -> ClientRegistry:
+    section = config.partition
+    clients = partition(
+        bundle.utterances["train"], section.scheme, seed=config.seed, **section.params
+    )
+    registry = ClientRegistry.build(clients, bundle.train.store, section.min_utterances)
+    dropped = len(clients) - len(registry)
+    if dropped:
+        log.warning(
+            "%d client(s) have fewer than partition.min_utterances=%d utterances; left out",
+            dropped,
+            section.min_utterances,
+        )
+    if len(registry) == 0:
+        raise ConfigError("partition: no client has any usable utterance")
+    return registry
+
+
+def initial_params(
+    config: ExperimentConfig, dims: ConformerDims
+) -> tuple[ParamLayout, torch.Tensor]:
+    """Seeded initialization, or the weights of `model.init_from` (a model file)."""
+    model = build_model(dims, seed=config.seed)
+    layout = ParamLayout.of(model, dims)
+    if config.model.init_from:
+        state, _ = load_model_file(Path(config.model.init_from))
+        state = {k: v for k, v in state.items() if not k.startswith("_")}
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as err:
+            raise ConfigError(
+                f"model.init_from: {config.model.init_from} does not fit "
+                f"model {config.model.preset}: {err}"
+            ) from None
+    return layout, bind_flat(model, layout).clone()
+
+
+def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -> Setup:
+    bundle = load_data(config.data, tokenizer_dir, progress=progress)
+    registry = build_registry(config, bundle)
+    dims = model_dims(config.model, bundle.tokenizer.vocab_size, config.data.features.n_mels)
+    layout, params = initial_params(config, dims)
+    ex = config.executor
+    spec = WorkerSpec(
+        config=config.model_dump(mode="json"),
+        dims=dims.to_dict(),
+        train=bundle.handle("train"),
+        threads=ex.threads_per_worker,
+        device=ex.device,
+    )
+    return Setup(bundle, registry, dims, layout, params, spec, ex.workers or default_workers())

@@ -1,0 +1,1 @@
+"""The training step shared by centralized training, FL clients and server replay."""

@@ -1,0 +1,115 @@
+"""One optimizer step on one batch: CTC summed over the active exits, clipping, SpecAugment.
+
+This is the step every trainer calls (the centralized baseline, a federated client, server
+replay), so a method that changes local training changes it for all of them consistently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fedasr.data.batching import Batch
+from fedasr.data.specaugment import SpecAugmentConfig, spec_augment
+from fedasr.errors import ConfigError
+from fedasr.models.conformer import ConformerCTC, ModelOutput
+
+
+@dataclass
+class StepResult:
+    loss_sum: float  # CTC loss summed over utterances, exit-weighted (without extra terms)
+    utterances: int
+    frames: int
+    per_exit: list[float]  # summed CTC loss of each exit
+    finite: bool
+
+
+def exit_weights_for(depth: int, weights: Sequence[float] | None) -> list[float]:
+    """Weights of the exits that run: the configured ones, or the unweighted sum (paper)."""
+    if weights is None:
+        return [1.0] * depth
+    if len(weights) < depth:
+        raise ConfigError(f"client.exit_weights: {len(weights)} values for {depth} exits")
+    return list(weights[:depth])
+
+
+def ctc_losses(output: ModelOutput, batch: Batch) -> list[torch.Tensor]:
+    """Summed (over utterances) CTC loss per exit; impossible alignments count as zero."""
+    return [
+        F.ctc_loss(
+            log_probs.transpose(0, 1),
+            batch.targets,
+            output.lengths,
+            batch.target_lens,
+            blank=0,
+            reduction="sum",
+            zero_infinity=True,
+        )
+        for log_probs in output.log_probs
+    ]
+
+
+def make_optimizer(
+    params: Iterable[nn.Parameter], name: str, lr: float, momentum: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    params = list(params)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ConfigError(f"client.optimizer: got {name!r}; allowed: 'sgd', 'adamw'")
+
+
+def reset_optimizer(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Start a client from a clean optimizer without rebuilding it (no per-client allocation
+    of the optimizer object; its state tensors are recreated lazily on the first step)."""
+    optimizer.state.clear()
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def train_step(
+    model: ConformerCTC,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    *,
+    depth: int | None = None,
+    exit_weights: Sequence[float] | None = None,
+    grad_clip: float | None = None,
+    specaugment: SpecAugmentConfig | None = None,
+    generator: torch.Generator | None = None,
+    extra_loss: Callable[[ModelOutput, Batch], torch.Tensor] | None = None,
+    after_backward: Callable[[], None] | None = None,
+) -> StepResult:
+    """Forward, loss (mean over utterances for the gradient), backward, hook, clip, step."""
+    model.train()
+    feats = batch.feats
+    if specaugment is not None and generator is not None:
+        feats = spec_augment(feats, batch.feat_lens, specaugment, generator)
+    output = model(feats, batch.feat_lens, depth=depth)
+    weights = exit_weights_for(len(output.log_probs), exit_weights)
+    per_exit = ctc_losses(output, batch)
+    ctc = sum((w * loss for w, loss in zip(weights, per_exit, strict=True)), torch.zeros(()))
+    # extra_loss (distillation, proximal terms) is a per-utterance mean; scale it like the CTC sum
+    loss = ctc if extra_loss is None else ctc + extra_loss(output, batch) * batch.size
+    finite = bool(torch.isfinite(loss))
+    # set_to_none: parameters beyond `depth` get no gradient, so no optimizer touches them
+    optimizer.zero_grad(set_to_none=True)
+    if finite:
+        (loss / batch.size).backward()
+        if after_backward is not None:  # e.g. FedProx adds its proximal gradient here
+            after_backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+    return StepResult(
+        loss_sum=float(ctc.detach()),
+        utterances=batch.size,
+        frames=batch.frames,
+        per_exit=[float(value.detach()) for value in per_exit],
+        finite=finite,
+    )
