@@ -80,7 +80,11 @@ class EspeakBinary:
 
 
 class Flite:
-    """flite's voices; duration_stretch sets the rate, int_f0_target_mean the pitch."""
+    """flite's voices; duration_stretch sets the rate, int_f0_target_mean the pitch.
+
+    flite falls back to its default voice without a word when asked for one it lacks, so
+    checks.py compares the voices with `flite -lv` before any synthesis.
+    """
 
     name = "flite"
 
