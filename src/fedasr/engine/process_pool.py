@@ -92,22 +92,29 @@ class ProcessExecutor:
             for slot in self._slots:
                 if slot.shard is None and pending:
                     index, shard = pending.pop(0)
-                    slot.conn.send(
-                        (
-                            index,
-                            list(shard),
-                            params,
-                            broadcast.lr,
-                            broadcast.round,
-                            broadcast.extras,
-                        )
-                    )
-                    slot.shard, slot.started = index, time.perf_counter()
+                    self._dispatch(slot, index, shard, params, broadcast)
             busy = {slot.conn: slot for slot in self._slots if slot.shard is not None}
             for conn in wait(list(busy), timeout=1.0):  # wake up to check the watchdog
                 self._collect(busy[conn], shards, results)  # type: ignore[index]
             self._kill_overdue(shards, results)
         return [results[i] for i in range(len(shards))]
+
+    def _dispatch(
+        self,
+        slot: _Slot,
+        index: int,
+        shard: Sequence[ClientTask],
+        params: torch.Tensor,
+        broadcast: Broadcast,
+    ) -> None:
+        message = (index, list(shard), params, broadcast.lr, broadcast.round, broadcast.extras)
+        try:
+            slot.conn.send(message)
+        except (BrokenPipeError, EOFError, OSError):  # died while idle: replace it, send again
+            log.warning("a worker process had died; restarting it")
+            self._restart(slot)
+            slot.conn.send(message)
+        slot.shard, slot.started = index, time.perf_counter()
 
     def _collect(
         self,

@@ -1,0 +1,71 @@
+"""Shared test fixtures: the committed mini corpus and tiny experiment configs.
+
+Every test writes caches under a per-session temp dir (FEDASR_CACHE), never ~/.cache.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fedasr.config import ExperimentConfig, load_config
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mini"
+
+# A model small enough that a federated round on the mini corpus takes well under a second.
+TINY_MODEL = [
+    "model.overrides.d_model=32",
+    "model.overrides.head_size=8",
+    "model.overrides.heads=2",
+    "model.overrides.ffn=64",
+    "model.overrides.conv_channels=32",
+    "model.overrides.conv_kernel=5",
+    "model.overrides.layers=3",
+    "model.overrides.exits=[1,2,3]",
+    "model.overrides.subsampling_channels=8",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("fedasr-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FEDASR_CACHE", str(root))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def mini_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the fixture corpus (tests may not write into the repository)."""
+    target = tmp_path_factory.mktemp("corpus") / "mini"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+@pytest.fixture
+def tiny_config(mini_corpus: Path, tmp_path: Path) -> Callable[..., ExperimentConfig]:
+    """Build a tiny federated experiment on the mini corpus; extra key=value overrides win."""
+
+    def make(*overrides: str) -> ExperimentConfig:
+        base = [
+            f"data.corpus={mini_corpus}",
+            "data.synth_if_missing=null",
+            f"run_dir={tmp_path / 'run'}",
+            "rounds.total=2",
+            "rounds.clients_per_round=3",
+            "eval.every=1",
+            "executor.kind=serial",
+            "executor.shards=2",
+            "logging.progress=false",
+            "logging.tensorboard=false",
+            "client.optimizer=adamw",
+            "client.lr=0.003",
+            *TINY_MODEL,
+        ]
+        return load_config(None, [*base, *overrides])
+
+    return make
