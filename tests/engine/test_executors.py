@@ -20,10 +20,20 @@ def final_params(config) -> torch.Tensor:  # type: ignore[no-untyped-def]
 def test_process_pool_equals_serial_bit_for_bit(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
     serial = final_params(tiny_config(f"run_dir={tmp_path / 's'}", "executor.shards=3"))
     pooled = final_params(
-        tiny_config(f"run_dir={tmp_path / 'p'}", "executor.shards=3", "executor.kind=process", "executor.workers=2")
+        tiny_config(
+            f"run_dir={tmp_path / 'p'}",
+            "executor.shards=3",
+            "executor.kind=process",
+            "executor.workers=2",
+        )
     )
     one_worker = final_params(
-        tiny_config(f"run_dir={tmp_path / 'p1'}", "executor.shards=3", "executor.kind=process", "executor.workers=1")
+        tiny_config(
+            f"run_dir={tmp_path / 'p1'}",
+            "executor.shards=3",
+            "executor.kind=process",
+            "executor.workers=1",
+        )
     )
     assert torch.equal(serial, pooled)
     assert torch.equal(serial, one_worker)
