@@ -86,5 +86,5 @@ def test_inputs_are_not_modified() -> None:
 
 
 def test_unknown_kind_names_the_key() -> None:
-    with pytest.raises(ConfigError, match="server.optimizer"):
+    with pytest.raises(ConfigError, match=r"server\.optimizer"):
         ServerOptimizer("adamm")
