@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from fedasr.cli import data as data_commands
+from fedasr.cli.report import report_command
 from fedasr.cli.run import eval_command, run_command, train_command
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app.add_typer(data_commands.app, name="data")
 app.command("run")(run_command)
 app.command("train")(train_command)
 app.command("eval")(eval_command)
+app.command("report")(report_command)
 
 
 def main() -> None:  # pragma: no cover - thin wrapper used by `python -m fedasr`
