@@ -19,17 +19,20 @@ console = Console()
 @user_errors
 def report_command(
     run_dirs: Annotated[
-        list[Path], typer.Argument(help="Run directories; the first is the baseline.")
+        list[Path],
+        typer.Argument(help="Run directories; the first is the baseline.", metavar="RUN_DIR"),
     ],
     out: Annotated[
         Path | None,
-        typer.Option(help="Output directory [default: the run dir, or reports/<timestamp>]."),
+        typer.Option(
+            help="Output directory (default: the run dir; for several runs reports/<timestamp>)."
+        ),
     ] = None,
     metric: Annotated[
         str | None,
         typer.Option(
-            help="Metric for cost plots, target, speed-up and WERR [default: heldout_wer, "
-            "else test_wer]."
+            help="Metric for cost plots, target, speed-up and WERR (default: heldout_wer, "
+            "else test_wer)."
         ),
     ] = None,
     label: Annotated[
@@ -38,7 +41,7 @@ def report_command(
     ] = None,
     target: Annotated[
         float | None,
-        typer.Option(help="Target value of --metric [default: the first run's best]."),
+        typer.Option(help="Target value of --metric (default: the first run's best)."),
     ] = None,
 ) -> None:
     """Compare runs: WER vs rounds, bytes and client compute, loss, per-exit WER, a table."""
