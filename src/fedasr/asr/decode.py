@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 from fedasr.data.tokenizer import BLANK, Tokenizer
+
+# (log_probs (B, T, V), lengths (B,)) -> one text per utterance: greedy, or a BeamDecoder
+Decoder = Callable[[torch.Tensor, torch.Tensor], list[str]]
 
 
 def greedy_ids(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
-from fedasr.asr.decode import choose_exit_by_entropy, greedy_decode
+from fedasr.asr.decode import Decoder, choose_exit_by_entropy, greedy_decode
 from fedasr.asr.wer import Scores, score, score_by_group
 from fedasr.data.batching import SpeechData, batch_rows
 from fedasr.models.conformer import ConformerCTC
@@ -38,12 +39,15 @@ def evaluate(
     depth: int | None = None,
     groups: Sequence[str] | None = None,
     entropy_threshold: float | None = None,
+    decoder: Decoder | None = None,
 ) -> EvalResult:
-    """Greedy-decode every labelled utterance in `rows` (default: the whole split).
+    """Decode every labelled utterance in `rows` (default: the whole split) at every exit
+    that runs, greedily unless `decoder` (e.g. asr.beam.BeamDecoder) is given.
 
     `groups` gives a group name per row of the split (e.g. its speaker) for per-group tables.
     """
     model.eval()
+    decode = decoder or functools.partial(greedy_decode, tokenizer=data.tokenizer)
     rows = [
         r for r in (rows if rows is not None else range(len(data))) if data.texts[r] is not None
     ]
@@ -54,7 +58,7 @@ def evaluate(
     for batch_rows_ in batch_rows(rows, data.lengths, max_frames):
         batch = data.collate(batch_rows_)
         output = model(batch.feats, batch.feat_lens, depth=depth)
-        decoded = [greedy_decode(lp, output.lengths, data.tokenizer) for lp in output.log_probs]
+        decoded = [decode(lp, output.lengths) for lp in output.log_probs]
         if not hyps:
             hyps = [[] for _ in decoded]
         for exit_hyps, new in zip(hyps, decoded, strict=True):

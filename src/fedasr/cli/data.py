@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from fedasr.cli.data_import import app as import_app
+from fedasr.cli.data_lm import lm_command
 from fedasr.cli.data_partition import features_command, partition_command
 from fedasr.cli.data_synth import synth_command
 from fedasr.cli.data_validate import validate_command
@@ -15,3 +16,4 @@ app.add_typer(import_app, name="import")
 app.command("synth")(synth_command)
 app.command("partition")(partition_command)
 app.command("features")(features_command)
+app.command("lm")(lm_command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +15,10 @@ from fedasr.cli.errors import user_errors
 from fedasr.cli.logging_setup import setup_logging
 from fedasr.config import load_config
 from fedasr.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fedasr.asr.beam import BeamDecoder
+    from fedasr.data.tokenizer import Tokenizer
 
 console = Console()
 
@@ -63,7 +67,7 @@ def train_command(
     _print_final(result.final)
 
 
-def _print_final(record: dict) -> None:  # type: ignore[type-arg]
+def _print_final(record: dict[str, Any]) -> None:
     shown = {k: v for k, v in record.items() if k.endswith(("_wer", "_cer")) and v is not None}
     if shown:
         console.print("  ".join(f"{k} {100 * v:.2f}%" for k, v in shown.items()))
@@ -81,8 +85,17 @@ def eval_command(
     ] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache root.")] = None,
     max_utterances: Annotated[int | None, typer.Option(help="Score only the first N.")] = None,
+    beam: Annotated[
+        int | None, typer.Option(help="Beam search of this width (needs the `lm` extra).")
+    ] = None,
+    lm: Annotated[
+        Path | None, typer.Option(help="ARPA word n-gram for beam search (`fedasr data lm`).")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="LM weight (with --lm).")] = 0.5,
+    beta: Annotated[float, typer.Option(help="Word insertion bonus (with --lm).")] = 1.0,
 ) -> None:
-    """Print WER/CER per exit and per speaker for MODEL on MANIFEST."""
+    """Print WER/CER per exit and per speaker for MODEL on MANIFEST (greedy decoding unless
+    --beam or --lm is given)."""
     from fedasr.asr.evaluate import evaluate
     from fedasr.data.batching import SpeechData
     from fedasr.data.feature_cache import load_or_build
@@ -92,6 +105,7 @@ def eval_command(
     setup_logging()
     with tempfile.TemporaryDirectory() as tmp:
         net, tokenizer, mean, std, features = import_model(model, Path(tmp))
+    decoder = _beam_decoder(tokenizer, beam, lm, alpha, beta)
     utts, _ = load_validated(
         manifest,
         tokenizer=tokenizer,
@@ -110,7 +124,9 @@ def eval_command(
         depth=exit_,
         groups=[speaker[i] for i in store.ids],
         entropy_threshold=entropy,
+        decoder=decoder,
     )
+    console.print(f"decoding: {'greedy' if decoder is None else decoder.describe()}")
     table = Table(title=f"{manifest.name}: {len(result.references)} utterances")
     for column in ("exit", "WER %", "CER %"):
         table.add_column(column, justify="right")
@@ -131,3 +147,16 @@ def eval_command(
             name, str(scores.utterances), f"{100 * scores.wer:.2f}", f"{100 * scores.cer:.2f}"
         )
     console.print(speakers)
+
+
+def _beam_decoder(
+    tokenizer: Tokenizer, width: int | None, lm: Path | None, alpha: float, beta: float
+) -> BeamDecoder | None:
+    """None (greedy) unless a beam or an LM was asked for; an LM alone implies the default
+    beam width."""
+    if width is None and lm is None:
+        return None
+    from fedasr.asr.beam import DEFAULT_WIDTH, BeamConfig, BeamDecoder
+
+    config = BeamConfig(width=width or DEFAULT_WIDTH, lm=lm, alpha=alpha, beta=beta)
+    return BeamDecoder(tokenizer, config)
