@@ -137,7 +137,7 @@ class EarlyStoppingSection(Section):
 
 class EvalSection(Section):
     every: int = Field(5, ge=1)
-    splits: list[Literal["test", "heldout"]] = Field(default_factory=lambda: ["test", "heldout"])
+    splits: list[Literal["test", "heldout"]] = ["test", "heldout"]
     metric: str = "heldout_wer"  # what early stopping and "best" refer to
     per_client: bool = False
     max_utterances: int | None = Field(None, ge=1)

@@ -40,7 +40,7 @@ class Batch:
 
 
 def batch_rows(
-    rows: Sequence[int],
+    rows: Sequence[int] | np.ndarray,
     lengths: np.ndarray,
     max_frames: int,
     rng: np.random.Generator | None = None,

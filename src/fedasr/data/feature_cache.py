@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -168,7 +168,13 @@ def _build(
         raise
 
 
-def _map_chunks(chunks, config, workers, progress, total):  # type: ignore[no-untyped-def]
+def _map_chunks(
+    chunks: list[list[tuple[str, str, float, float]]],
+    config: FeatureConfig,
+    workers: int | None,
+    progress: bool,
+    total: int,
+) -> Iterator[list[tuple[str, np.ndarray | str]]]:
     from rich.progress import Progress
 
     workers = workers or min(len(os.sched_getaffinity(0)), max(len(chunks), 1))

@@ -166,7 +166,7 @@ def partition(utts: Sequence[Utterance], scheme: str, seed: int = 0, **params: A
 def summary(clients: Partition, utts: Sequence[Utterance]) -> dict[str, tuple[float, float, float]]:
     """min / median / max over clients of utterances, audio minutes and distinct speakers."""
     by_id = {utt.id: utt for utt in utts}
-    rows = {
+    rows: dict[str, list[float]] = {
         "utterances": [len(ids) for ids in clients.values()],
         "audio minutes": [sum(by_id[i].duration for i in ids) / 60 for ids in clients.values()],
         "speakers": [len({by_id[i].speaker for i in ids}) for ids in clients.values()],

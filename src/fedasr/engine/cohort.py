@@ -37,12 +37,13 @@ class ClientRegistry:
         cls, clients: Partition, store: FeatureStore, min_utterances: int = 1
     ) -> ClientRegistry:
         row_of = store.row_of()
-        ids, chunks = [], []
+        ids: list[str] = []
+        chunks: list[np.ndarray] = []
         for client, utt_ids in clients.items():
-            rows = [row_of[u] for u in utt_ids if u in row_of]
-            if len(rows) >= min_utterances:
+            kept = [row_of[u] for u in utt_ids if u in row_of]
+            if len(kept) >= min_utterances:
                 ids.append(client)
-                chunks.append(np.asarray(rows, dtype=np.int32))
+                chunks.append(np.asarray(kept, dtype=np.int32))
         offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(c) for c in chunks])
         rows = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)

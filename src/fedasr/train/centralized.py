@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,11 @@ class CentralResult:
 
 
 def evaluate_splits(
-    model: ConformerCTC, bundle: DataBundle, splits: list[str], max_frames: int, limit: int | None
+    model: ConformerCTC,
+    bundle: DataBundle,
+    splits: Sequence[str],
+    max_frames: int,
+    limit: int | None,
 ) -> dict[str, EvalResult]:
     results = {}
     for split in splits:
