@@ -10,7 +10,11 @@ is restarted for the next shard.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import os
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,9 +30,32 @@ from fedasr.engine.worker import WorkerContext, WorkerSpec
 
 log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 300.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive the run that started it (e.g. after a kill -9 of the run):
+    ask Linux to SIGKILL us when the parent dies; elsewhere, a thread watches the parent."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0:
+            if os.getppid() == 1:  # the parent died before we asked
+                os._exit(1)
+            return
+    except OSError:
+        pass
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _worker_main(spec: WorkerSpec, conn: Connection) -> None:
+    _die_with_parent()
     try:
         worker = WorkerContext(spec)
         conn.send(("ready", None))

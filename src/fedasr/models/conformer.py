@@ -47,16 +47,26 @@ class FeedForward(nn.Module):
         return self.dropout(self.down(self.dropout(F.silu(self.up(self.norm(x))))))
 
 
-def rotary(x: torch.Tensor) -> torch.Tensor:
-    """Rotary position embedding (RoFormer) on (B, heads, T, head_size): relative positions
-    without parameters, so slicing heads or exits never touches a position table."""
-    half = x.shape[-1] // 2
-    freqs = 10000.0 ** (-torch.arange(half, dtype=torch.float32, device=x.device) / half)
-    angles = torch.arange(x.shape[-2], dtype=torch.float32, device=x.device)[:, None] * freqs
-    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+Rotary = tuple[torch.Tensor, torch.Tensor]
+
+
+def rotary_tables(frames: int, head_size: int, device: torch.device) -> Rotary:
+    """cos/sin tables of rotary position embedding (RoFormer), computed once per forward and
+    shared by every layer: relative positions without parameters, so slicing heads or exits
+    never touches a position table."""
+    half = head_size // 2
+    freqs = 10000.0 ** (-torch.arange(half, dtype=torch.float32, device=device) / half)
+    angles = torch.arange(frames, dtype=torch.float32, device=device)[:, None] * freqs
+    return angles.cos(), angles.sin()
+
+
+def rotate(x: torch.Tensor, tables: Rotary) -> torch.Tensor:
+    """Apply rotary embedding to (B, heads, T, head_size)."""
+    cos, sin = tables
+    half = cos.shape[-1]
     first, second = x[..., :half], x[..., half : 2 * half]
     rotated = torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
-    return torch.cat([rotated, x[..., 2 * half :]], dim=-1)
+    return rotated if 2 * half == x.shape[-1] else torch.cat([rotated, x[..., 2 * half :]], dim=-1)
 
 
 class SelfAttention(nn.Module):
@@ -68,13 +78,13 @@ class SelfAttention(nn.Module):
         self.out = nn.Linear(heads * head_size, d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, tables: Rotary) -> torch.Tensor:
         batch, frames, _ = x.shape
         qkv = self.qkv(self.norm(x)).view(batch, frames, 3, self.heads, self.head_size)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
         attended = F.scaled_dot_product_attention(
-            rotary(q),
-            rotary(k),
+            rotate(q, tables),
+            rotate(k, tables),
             v,
             attn_mask=keep[:, None, None, :],
             dropout_p=self.dropout_p if self.training else 0.0,
@@ -112,9 +122,9 @@ class ConformerLayer(nn.Module):
         self.ffn2 = FeedForward(dims.d_model, widths["ffn"], dims.dropout)
         self.norm = nn.LayerNorm(dims.d_model)
 
-    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, tables: Rotary) -> torch.Tensor:
         x = x + 0.5 * self.ffn1(x)
-        x = x + self.attn(x, keep)
+        x = x + self.attn(x, keep, tables)
         x = x + self.conv(x, keep)
         x = x + 0.5 * self.ffn2(x)
         return self.norm(x)
@@ -160,10 +170,11 @@ class ConformerCTC(nn.Module):
         x = self.dropout(self.frontend(feats))
         out_lengths = subsampled_lengths(lengths).clamp(min=1)
         keep = torch.arange(x.shape[1], device=x.device)[None, :] < out_lengths[:, None]
+        tables = rotary_tables(x.shape[1], self.dims.head_size, x.device)
         log_probs, hidden = [], []
         exit_after = {layer: e for e, layer in enumerate(self.dims.exits)}
         for index in range(last_layer):
-            x = self.layers[index](x, keep)
+            x = self.layers[index](x, keep, tables)
             if index + 1 in exit_after:
                 h, lp = self.exits[exit_after[index + 1]](x)
                 hidden.append(h)
