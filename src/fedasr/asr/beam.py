@@ -9,6 +9,7 @@ labels come from our tokenizer: id 0 (blank) is "", the character tokenizer's wo
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +21,8 @@ from fedasr.data.tokenizer import BLANK, WORD_SEP, BPETokenizer, CharTokenizer, 
 from fedasr.errors import ConfigError, MissingExtraError
 
 DEFAULT_WIDTH = 32
+# pyctcdecode logs its alphabet detection at INFO on every build; keep its warnings only
+logging.getLogger("pyctcdecode").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
