@@ -128,6 +128,9 @@ class RoundsSection(Section):
     clients_per_round: int = Field(8, ge=1)
     min_clients: int = Field(1, ge=1)
     max_retries: int = Field(3, ge=0)
+    # Safety cap in wall-clock minutes: stop (after a final evaluation) once exceeded. Results
+    # then depend on the machine's speed; `total` is the reproducible control.
+    time_budget_min: float | None = Field(None, gt=0)
 
 
 class EarlyStoppingSection(Section):

@@ -6,7 +6,7 @@ import typer
 
 from fedasr.cli import data as data_commands
 from fedasr.cli.report import report_command
-from fedasr.cli.run import eval_command, run_command, train_command
+from fedasr.cli.run import demo_command, eval_command, run_command, train_command
 
 app = typer.Typer(
     add_completion=False,
@@ -18,6 +18,7 @@ app.add_typer(data_commands.app, name="data")
 app.command("run")(run_command)
 app.command("train")(train_command)
 app.command("eval")(eval_command)
+app.command("demo")(demo_command)
 app.command("report")(report_command)
 
 

@@ -123,13 +123,18 @@ class FederatedRun:
         self.server.round = r + 1
         self.state.round = r + 1
         record = self._round_record(r, lr, acc, attempts, server_metrics)
+        self._check_time_budget(time.perf_counter() - started)
         if self._should_evaluate(r):
             record.update(self._evaluate_and_track())
         self.state.wall_s += time.perf_counter() - started
         record["wall_s"] = time.perf_counter() - started
         record["cumulative"]["wall_s"] = self.state.wall_s
         self.run.log(record, step=r + 1)
-        if (r + 1) % self.config.logging.checkpoint_every == 0 or self._is_last(r):
+        if (
+            (r + 1) % self.config.logging.checkpoint_every == 0
+            or self._is_last(r)
+            or self.state.stopped_early
+        ):
             self._checkpoint()
         return record
 
@@ -214,7 +219,14 @@ class FederatedRun:
         return r + 1 == self.config.rounds.total
 
     def _should_evaluate(self, r: int) -> bool:
-        return (r + 1) % self.config.eval.every == 0 or self._is_last(r)
+        last = self._is_last(r) or self.state.stopped_early
+        return (r + 1) % self.config.eval.every == 0 or last
+
+    def _check_time_budget(self, round_seconds: float) -> None:
+        budget = self.config.rounds.time_budget_min
+        if budget is not None and self.state.wall_s + round_seconds > 60 * budget:
+            log.info("rounds.time_budget_min=%s reached after round %d", budget, self.state.round)
+            self.state.stopped_early = True
 
     def _evaluate_and_track(self) -> dict[str, Any]:
         record, _ = self.evaluator.evaluate(self.server.params)
