@@ -30,6 +30,7 @@ from fedasr.engine.cohort import make_tasks, plan_shards, sample_cohort
 from fedasr.engine.cost import CostTotals, round_costs
 from fedasr.engine.evaluation import ServerEvaluator
 from fedasr.engine.executors import Executor, make_executor
+from fedasr.engine.hooks import build_hooks
 from fedasr.engine.progress import RoundProgress
 from fedasr.engine.rundir import RunDir
 from fedasr.engine.setup import Setup, build_setup
@@ -84,10 +85,13 @@ class FederatedRun:
         params = self.setup.init_params
         self.server = ServerState(params, self.algorithm_optimizer_state(params))
         self.state = LoopState()
-        if resume:
-            self._restore()
         self.evaluator = ServerEvaluator(self.setup.dims, self.setup.bundle, config.eval)
         self.executor: Executor | None = None
+        self.hooks = build_hooks(config)
+        for hook in self.hooks:
+            hook.prepare(self)
+        if resume:
+            self._restore()
 
     def algorithm_optimizer_state(self, params: torch.Tensor) -> dict[str, torch.Tensor]:
         server_optimizer = getattr(self.algorithm, "server_optimizer", None)
@@ -120,12 +124,19 @@ class FederatedRun:
         server_metrics: dict[str, Any] = {}
         if acc is not None:
             server_metrics = self.algorithm.server_update(self.server, acc)
+            for hook in self.hooks:
+                server_metrics.update(hook.after_aggregate(self, r))
         self.server.round = r + 1
         self.state.round = r + 1
         record = self._round_record(r, lr, acc, attempts, server_metrics)
+        reports = [report for attempt in attempts for report in attempt.reports]
+        for hook in self.hooks:
+            record.update(hook.round_metrics(self, r, reports))
         self._check_time_budget(time.perf_counter() - started)
         if self._should_evaluate(r):
             record.update(self._evaluate_and_track())
+            for hook in self.hooks:
+                record.update(hook.after_evaluation(self, record))
         self.state.wall_s += time.perf_counter() - started
         record["wall_s"] = time.perf_counter() - started
         record["cumulative"]["wall_s"] = self.state.wall_s
@@ -140,10 +151,16 @@ class FederatedRun:
 
     def client_lr(self, r: int) -> float:
         client = self.config.client
-        return scheduled_lr(client.lr, client.lr_schedule, r, self.config.rounds.total)
+        lr = scheduled_lr(client.lr, client.lr_schedule, r, self.config.rounds.total)
+        for hook in self.hooks:
+            lr *= hook.lr_factor()
+        return lr
 
     def eligible(self, r: int) -> list[int]:
-        return list(range(len(self.setup.registry)))
+        clients = list(range(len(self.setup.registry)))
+        for hook in self.hooks:
+            clients = hook.eligible(r, clients)
+        return clients
 
     # ----------------------------------------------------------------------------- one round
     def _train_cohort(
@@ -258,13 +275,12 @@ class FederatedRun:
         tensors = {"params": self.server.params}
         tensors.update({f"optimizer.{k}": v for k, v in self.server.optimizer.items()})
         tensors.update({f"extras.{k}": v for k, v in self.server.extras.items()})
-        save_checkpoint(
-            self.run.checkpoints,
-            self.state.round,
-            tensors,
-            {"loop": self.state.to_json()},
-            self.config.logging.keep_checkpoints,
-        )
+        state = {
+            "loop": self.state.to_json(),
+            "hooks": {h.name: h.state_dict() for h in self.hooks},
+        }
+        keep = self.config.logging.keep_checkpoints
+        save_checkpoint(self.run.checkpoints, self.state.round, tensors, state, keep)
 
     def _restore(self) -> None:
         latest = latest_checkpoint(self.run.checkpoints)
@@ -281,6 +297,8 @@ class FederatedRun:
             k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("extras.")
         }
         self.state = LoopState.from_json(state["loop"])
+        for hook in self.hooks:
+            hook.load_state_dict(state.get("hooks", {}).get(hook.name, {}))
         self.server.round = self.state.round
         self.run.truncate_metrics(lambda record: record.get("round", 0) <= self.state.round)
         log.info("resuming %s after round %d", self.run.path, self.state.round)
