@@ -53,3 +53,12 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     bad.write_text("rounds:\n  total: 3\n  clients_per_round: [1,\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml:\d+"):
         load_config(bad)
+
+
+def test_config_reference_is_up_to_date() -> None:
+    from fedasr.config_doc import render_config_reference
+
+    doc = Path(__file__).parents[1] / "docs" / "config.md"
+    assert doc.read_text() == render_config_reference(), (
+        "docs/config.md is out of date: python -m fedasr.config_doc > docs/config.md"
+    )
