@@ -62,9 +62,8 @@ def _section_rows(model: type[BaseModel], prefix: str) -> list[str]:
         if sub is not None:
             nested.append((f"{prefix}{name}.", sub))
             continue
-        rows.append(
-            f"| `{prefix}{name}` | {_type_name(annotation)} | {_default(field)} | {_describe(field)} |"
-        )
+        cells = [f"`{prefix}{name}`", _type_name(annotation), _default(field), _describe(field)]
+        rows.append("| " + " | ".join(cells) + " |")
     for sub_prefix, sub in nested:
         rows.extend(_section_rows(sub, sub_prefix))
     return rows
