@@ -86,6 +86,7 @@ def test_attention_term_equals_an_explicit_matmul_count(
     linear_per_frame = layer_flops(dims, 0, 1) - attention_products(dims, 0, 1)
     assert layer_flops(dims, 0, frames) - frames * linear_per_frame == counter.get_total_flops()
 
+
 @pytest.mark.parametrize("dims", list(DIMS.values()), ids=list(DIMS))
 def test_flops_grow_with_depth(dims: ConformerDims) -> None:
     per_depth = [forward_flops(dims, FRAMES, d) for d in range(1, len(dims.exits) + 1)]
