@@ -25,7 +25,7 @@ class ErrorCounts:
 
     @property
     def rate(self) -> float:
-        """(S + D + I) / N; an empty reference with insertions counts as rate 1 per insertion."""
+        """(S + D + I) / N; an empty reference with insertions counts as rate 1.0."""
         if self.reference == 0:
             return float(self.insertions > 0)
         return self.errors / self.reference

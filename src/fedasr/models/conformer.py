@@ -17,6 +17,9 @@ from torch import nn
 from fedasr.models.dims import ConformerDims
 
 
+MIN_FRAMES = 7  # the shortest input two 3x3 stride-2 convolutions accept
+
+
 def subsampled_lengths(lengths: torch.Tensor) -> torch.Tensor:
     """Frames after two 3x3 stride-2 convolutions without padding."""
     return ((lengths - 1) // 2 - 1) // 2
@@ -30,6 +33,8 @@ class Subsampling(nn.Module):
         self.out = nn.Linear(channels * (((n_mels - 1) // 2 - 1) // 2), d_model)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        if feats.shape[1] < MIN_FRAMES:  # a ~70 ms clip must not crash the batch it is in
+            feats = F.pad(feats, (0, 0, 0, MIN_FRAMES - feats.shape[1]))
         x = F.relu(self.conv2(F.relu(self.conv1(feats.unsqueeze(1)))))
         batch, channels, frames, bins = x.shape
         return self.out(x.transpose(1, 2).reshape(batch, frames, channels * bins))
