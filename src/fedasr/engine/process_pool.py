@@ -71,6 +71,17 @@ def _worker_main(spec: WorkerSpec, conn: Connection) -> None:
         conn.send(("done", (shard_index, run_shard(worker, shard, broadcast))))
 
 
+def _context() -> Any:
+    """forkserver: workers fork from a clean single-threaded server that has already imported
+    torch and the worker code (a fork of this process could inherit running OpenMP threads;
+    spawn would re-import torch in every worker, seconds each)."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    context = mp.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "fedasr.engine.worker", "fedasr.engine.process_pool"])
+    return context
+
+
 @dataclass
 class _Slot:
     process: Any
@@ -83,7 +94,7 @@ class ProcessExecutor:
     def __init__(self, spec: WorkerSpec, workers: int) -> None:
         self.spec = spec
         self.size = max(1, workers)
-        self._context = mp.get_context("spawn")  # fork after torch threads start is unsafe
+        self._context = _context()
         self._params: torch.Tensor | None = None
         self._slots = [self._start() for _ in range(self.size)]
         for slot in self._slots:
