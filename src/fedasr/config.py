@@ -14,7 +14,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fedasr.client_data.schema import CorruptGroup, HideTranscripts, PseudoLabelSection
 from fedasr.errors import ConfigError
+from fedasr.server.schema import ReplaySection, StallDecaySection
 
 
 class Section(BaseModel):
@@ -61,6 +63,8 @@ class PartitionSection(Section):
     )
     params: dict[str, Any] = Field(default_factory=dict)
     min_utterances: int = Field(1, ge=1)
+    corrupt: list[CorruptGroup] = Field(default_factory=list)  # unequal client quality
+    hide_transcripts: HideTranscripts | None = None  # simulated unlabelled clients
 
 
 class ModelSection(Section):
@@ -101,6 +105,8 @@ class ClientSection(Section):
     lr_schedule: LRScheduleSection = Field(default_factory=LRScheduleSection)
     timeout_s: float | None = Field(None, gt=0)
     threads: int = Field(1, ge=1)
+    stall_decay: StallDecaySection | None = None  # decay the rate when validation stalls
+    pseudo_labels: PseudoLabelSection | None = None  # train on confident pseudo-labels
 
 
 class ServerSection(Section):
@@ -111,6 +117,8 @@ class ServerSection(Section):
     beta2: float = Field(0.99, ge=0, lt=1)
     tau: float = Field(1e-3, gt=0)
     bias_correction: bool = False
+    fallback_to_best: bool = False  # an evaluation worse than the best restores the best
+    replay: ReplaySection | None = None  # train on server-held labelled data each round
 
 
 class AlgorithmSection(Section):
@@ -283,6 +291,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     model: Any = ExperimentConfig
     for part in loc:
+        if isinstance(part, int):  # an item of a list of sections (partition.corrupt.0)
+            continue
         field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
         if field is None:
             return []

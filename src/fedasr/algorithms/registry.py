@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from fedasr.algorithms.base import Algorithm
+from fedasr.algorithms.dga import DGAOptions, build_dga
 from fedasr.algorithms.fedavg import FedAvg, FedAvgOptions, FedProxOptions, weighting_by
 from fedasr.algorithms.server_opt import ServerOptimizer
 from fedasr.errors import ConfigError
@@ -44,6 +45,11 @@ def _fedprox(config: Any, options: FedProxOptions) -> Algorithm:
 REGISTRY: dict[str, Entry] = {
     "fedavg": Entry(
         FedAvgOptions, _fedavg, "FedAvg with any server optimizer (FedAdam, FedYogi, FedAvgM)"
+    ),
+    "dga": Entry(
+        DGAOptions,
+        build_dga,
+        "FedAvg weighted by exp(-beta * client statistic) (Dynamic Gradient Aggregation)",
     ),
     "fedprox": Entry(
         FedProxOptions, _fedprox, "FedAvg plus a proximal term mu/2 ||theta - theta_global||^2"

@@ -56,3 +56,13 @@ def confidence(log_probs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     best = log_probs.max(dim=-1).values.exp()
     mask = torch.arange(log_probs.shape[1])[None, :] < lengths[:, None]
     return (best * mask).sum(dim=1) / lengths.clamp(min=1)
+
+
+def token_confidence(log_probs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B,) mean best-path probability over the valid frames whose best symbol is not blank
+    (0 where there is none): confidence() without the stretches of confident silence."""
+    best = log_probs.max(dim=-1)
+    valid = torch.arange(log_probs.shape[1])[None, :] < lengths[:, None]
+    emitting = valid & (best.indices != BLANK)
+    total = (best.values.exp() * emitting).sum(dim=1)
+    return total / emitting.sum(dim=1).clamp(min=1)

@@ -7,7 +7,7 @@ keeps the padding small; shuffling buckets and batch order keeps SGD stochastic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,13 +106,21 @@ class SpeechData:
         return len(self.store)
 
     def collate(
-        self, rows: Sequence[int], targets: Mapping[int, np.ndarray] | None = None
+        self,
+        rows: Sequence[int],
+        targets: Mapping[int, np.ndarray] | None = None,
+        transform: Callable[[int, np.ndarray], np.ndarray] | None = None,
     ) -> Batch:
-        """Pad, normalize and stack; `targets` overrides labels per row (pseudo-labels)."""
-        lengths = [int(self.store.lengths[r]) for r in rows]
+        """Pad, normalize and stack; `targets` overrides labels per row (pseudo-labels);
+        `transform(row, frames)` changes a row's raw log-mel frames first (a corrupted
+        client's noise or tempo), so it may change their number."""
+        raw = [self.store.frames(r) for r in rows]
+        if transform is not None:
+            raw = [transform(r, frames) for r, frames in zip(rows, raw, strict=True)]
+        lengths = [len(frames) for frames in raw]
         feats = np.zeros((len(rows), max(lengths), self.mean.shape[0]), dtype=np.float32)
-        for i, row in enumerate(rows):
-            feats[i, : lengths[i]] = (self.store.frames(row) - self.mean) * self.inv_std
+        for i, frames in enumerate(raw):
+            feats[i, : lengths[i]] = (frames - self.mean) * self.inv_std
         chosen = [targets[r] if targets is not None else self.targets[r] for r in rows]
         labelled = [t if t is not None else np.zeros(0, dtype=np.int64) for t in chosen]
         return Batch(

@@ -42,8 +42,11 @@ def run_shard(
             result = worker.algorithm.client_update(worker, task, broadcast)
         except Exception as err:  # any client failure is contained and reported
             log.debug("client %s failed:\n%s", task.client_id, traceback.format_exc())
-            acc.reports.append(failed_report(task, f"{type(err).__name__}: {err}"))
+            report = failed_report(task, f"{type(err).__name__}: {err}")
+            report.stats.update(worker.take_data_report())
+            acc.reports.append(report)
             continue
+        result.stats.update(worker.take_data_report())  # e.g. pseudo-label counts
         worker.algorithm.accumulate(acc, result)
     return acc
 

@@ -55,4 +55,7 @@ class RoundHook:
 
 def build_hooks(config: ExperimentConfig) -> list[RoundHook]:
     """The hooks a config asks for, in the order the loop calls them."""
-    return []
+    from fedasr.client_data.hooks import client_data_hooks
+    from fedasr.server.hooks import server_hooks
+
+    return [*client_data_hooks(config), *server_hooks(config)]

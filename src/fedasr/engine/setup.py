@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from fedasr.client_data.plan import PAYLOAD_KEY, ClientDataPlan, plan_client_data
 from fedasr.config import ExperimentConfig
 from fedasr.data.bundle import DataBundle, load_data
 from fedasr.data.partition import partition
@@ -33,6 +34,7 @@ class Setup:
     init_params: torch.Tensor
     spec: WorkerSpec
     workers: int
+    client_data: ClientDataPlan = field(default_factory=ClientDataPlan)
 
 
 def build_registry(config: ExperimentConfig, bundle: DataBundle) -> ClientRegistry:
@@ -75,6 +77,8 @@ def initial_params(
 def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -> Setup:
     bundle = load_data(config.data, tokenizer_dir, progress=progress)
     registry = build_registry(config, bundle)
+    # before the train handle is made: hidden transcripts never reach a worker
+    client_data = plan_client_data(config, registry, bundle)
     dims = model_dims(config.model, bundle.tokenizer.vocab_size, config.data.features.n_mels)
     layout, params = initial_params(config, dims)
     ex = config.executor
@@ -84,5 +88,7 @@ def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -
         train=bundle.handle("train"),
         threads=ex.threads_per_worker,
         device=ex.device,
+        extras={PAYLOAD_KEY: client_data.worker_payload()},
     )
-    return Setup(bundle, registry, dims, layout, params, spec, ex.workers or default_workers())
+    workers = ex.workers or default_workers()
+    return Setup(bundle, registry, dims, layout, params, spec, workers, client_data)

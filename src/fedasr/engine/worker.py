@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from fedasr.algorithms.base import ClientTask
+from fedasr.client_data.local import ClientDataView
 from fedasr.config import ExperimentConfig
 from fedasr.data.batching import batch_rows, seconds_to_frames
 from fedasr.data.bundle import SplitHandle
@@ -79,9 +80,18 @@ class WorkerContext:
         self.specaug = SpecAugmentConfig(**client.specaugment.model_dump())
         self.max_frames = seconds_to_frames(client.batch_seconds, self.data.store)
         self.algorithm = build_algorithm(self.config)
+        # corrupted clients, hidden transcripts, pseudo-labels (fedasr.client_data)
+        self.client_data = ClientDataView(spec.extras, self.config)
+        self.data_report: dict[str, float] = {}  # the last client's data statistics
 
     def load(self, params: torch.Tensor) -> None:
         self.flat.copy_(params)
+
+    def take_data_report(self) -> dict[str, float]:
+        """The last client's data statistics (pseudo-label counts), handed out once: the
+        executor attaches them to that client's report, whatever the algorithm."""
+        report, self.data_report = self.data_report, {}
+        return report
 
     def local_train(
         self,
@@ -99,17 +109,22 @@ class WorkerContext:
         rows = task.rows if rows is None else rows
         if len(rows) == 0:
             raise ClientFailure(f"client {task.client_id} has no utterances")
+        local = self.client_data.prepare(self, task, rows, targets)
+        self.data_report = local.report
+        if len(local.rows) == 0:
+            raise ClientFailure(f"client {task.client_id}: no utterance has a (pseudo-)label")
+        rows, targets = local.rows, local.targets
         rng = np.random.default_rng(task.seed)
         generator = torch.Generator().manual_seed(task.seed)
         torch.manual_seed(task.seed)  # dropout draws from the global generator
         reset_optimizer(self.optimizer, lr)
         deadline = time.perf_counter() + client.timeout_s if client.timeout_s else None
-        stats = LocalStats()
+        stats = LocalStats(flops=local.flops)  # pseudo-labelling is client compute too
         for _ in range(client.local_epochs):
             for batch_rows_ in batch_rows(rows, self.data.lengths, self.max_frames, rng):
                 if client.max_steps is not None and stats.steps >= client.max_steps:
                     return stats
-                batch = self.data.collate(batch_rows_, targets)
+                batch = self.data.collate(batch_rows_, targets, local.transform)
                 result = train_step(
                     self.model, self.optimizer, batch, depth=task.depth,
                     exit_weights=client.exit_weights, grad_clip=client.grad_clip,
