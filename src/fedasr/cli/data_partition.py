@@ -13,7 +13,6 @@ from rich.table import Table
 
 from fedasr.cli.errors import user_errors
 from fedasr.config import parse_override
-from fedasr.data.feature_cache import load_or_build
 from fedasr.data.manifest import read_manifest
 from fedasr.data.partition import PARTITIONERS, partition, summary
 
@@ -54,6 +53,8 @@ def features_command(
     workers: Annotated[int | None, typer.Option(help="Processes (default: the cores).")] = None,
 ) -> None:
     """Extract 80-dim log-mel features once into the memory-mapped cache; print the speed."""
+    from fedasr.data.feature_cache import load_or_build  # imports torch: only for this command
+
     utts = read_manifest(manifest)
     started = time.perf_counter()
     store = load_or_build(manifest, cache_root=cache_dir, workers=workers, utterances=utts)

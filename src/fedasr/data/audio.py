@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 
 def read_audio(
@@ -25,6 +24,8 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Polyphase resampling (anti-aliased); identity when the rates agree."""
     if rate_in == rate_out:
         return samples.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly  # scipy.signal takes ~1 s to import: only when needed
+
     ratio = Fraction(rate_out, rate_in)
     out = resample_poly(samples, ratio.numerator, ratio.denominator)
     return out.astype(np.float32)
