@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fedasr.client_data.schema import CorruptGroup, HideTranscripts, PseudoLabelSection
+from fedasr.devices.schema import DevicesSection
 from fedasr.errors import ConfigError
 from fedasr.server.schema import ReplaySection, StallDecaySection
 
@@ -195,7 +196,7 @@ class ExperimentConfig(Section):
     executor: ExecutorSection = Field(default_factory=ExecutorSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     central: CentralSection = Field(default_factory=CentralSection)
-    devices: dict[str, Any] = Field(default_factory=dict)
+    devices: DevicesSection = Field(default_factory=DevicesSection)
 
     @field_validator("run_dir")
     @classmethod
@@ -290,13 +291,18 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     model: Any = ExperimentConfig
+    in_mapping = False  # the next part is a key of a dict of sections (e.g. devices.tiers.low)
     for part in loc:
         if isinstance(part, int):  # an item of a list of sections (partition.corrupt.0)
+            continue
+        if in_mapping:
+            in_mapping = False
             continue
         field = model.model_fields.get(str(part)) if hasattr(model, "model_fields") else None
         if field is None:
             return []
         annotation = field.annotation
+        in_mapping = getattr(annotation, "__origin__", None) is dict
         candidates = [annotation, *getattr(annotation, "__args__", ())]
         model = next(
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None

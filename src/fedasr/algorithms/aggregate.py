@@ -1,8 +1,9 @@
 """Aggregation maths, as small pure pieces with hand-checked tests.
 
-`WeightedSum` is a running weighted sum of client vectors that may cover only a prefix of the
-parameter vector (early-exit clients hold the first blocks only). Weights are kept in the log
-domain with a running shift, so exp(-beta * loss) weights (DGA) can be tiny without
+`WeightedSum` is a running weighted sum of client vectors that may cover only a slice of the
+parameter vector: early-exit clients hold the first blocks only (a prefix), and a client with a
+frozen front-end sends the slice after it (a range that does not start at 0). Weights are kept
+in the log domain with a running shift, so exp(-beta * loss) weights (DGA) can be tiny without
 underflowing, and partial sums computed on different workers merge exactly like one sum.
 Sums are float64: the order of additions is fixed by the shard plan, and float64 keeps the
 result of that order close to the exact one.
@@ -20,21 +21,26 @@ import torch
 class WeightedSum:
     numel: int
     total: torch.Tensor | None = None  # float64 (numel,), scaled by exp(-shift)
-    weight_by_span: dict[int, float] = field(default_factory=dict)  # scaled likewise
+    # total (scaled) weight per covered range [start, stop) of coordinates
+    weight_by_range: dict[tuple[int, int], float] = field(default_factory=dict)
     shift: float = -math.inf
     count: int = 0
 
-    def add(self, vector: torch.Tensor, log_weight: float) -> None:
-        """Add exp(log_weight) * vector, where vector covers coordinates [0, len(vector))."""
+    def add(self, vector: torch.Tensor, log_weight: float, offset: int = 0) -> None:
+        """Add exp(log_weight) * vector, where vector covers coordinates
+        [offset, offset + len(vector))."""
         if not math.isfinite(log_weight):
             raise ValueError("a non-finite weight must be filtered out before aggregation")
+        stop = offset + vector.numel()
+        if offset < 0 or stop > self.numel:
+            raise ValueError(f"range [{offset}, {stop}) is outside the {self.numel} coordinates")
         self._rescale_to(max(self.shift, log_weight))
         scale = math.exp(log_weight - self.shift)
-        span = vector.numel()
         if self.total is None:
             self.total = torch.zeros(self.numel, dtype=torch.float64)
-        self.total[:span].add_(vector.to(torch.float64), alpha=scale)
-        self.weight_by_span[span] = self.weight_by_span.get(span, 0.0) + scale
+        self.total[offset:stop].add_(vector.to(torch.float64), alpha=scale)
+        key = (offset, stop)
+        self.weight_by_range[key] = self.weight_by_range.get(key, 0.0) + scale
         self.count += 1
 
     def merge(self, other: WeightedSum) -> None:
@@ -46,8 +52,8 @@ class WeightedSum:
         if self.total is None:
             self.total = torch.zeros(self.numel, dtype=torch.float64)
         self.total.add_(other.total, alpha=scale)
-        for span, weight in other.weight_by_span.items():
-            self.weight_by_span[span] = self.weight_by_span.get(span, 0.0) + weight * scale
+        for key, weight in other.weight_by_range.items():
+            self.weight_by_range[key] = self.weight_by_range.get(key, 0.0) + weight * scale
         self.count += other.count
 
     def _rescale_to(self, new_shift: float) -> None:
@@ -56,14 +62,14 @@ class WeightedSum:
         if self.total is not None and math.isfinite(self.shift):
             factor = math.exp(self.shift - new_shift)
             self.total.mul_(factor)
-            self.weight_by_span = {s: w * factor for s, w in self.weight_by_span.items()}
+            self.weight_by_range = {k: w * factor for k, w in self.weight_by_range.items()}
         self.shift = new_shift
 
     def coordinate_weights(self) -> torch.Tensor:
         """float64 (numel,): the total (scaled) weight that reached each coordinate."""
         weights = torch.zeros(self.numel, dtype=torch.float64)
-        for span, weight in self.weight_by_span.items():
-            weights[:span] += weight
+        for (start, stop), weight in self.weight_by_range.items():
+            weights[start:stop] += weight
         return weights
 
     def mean(self) -> tuple[torch.Tensor, torch.Tensor]:

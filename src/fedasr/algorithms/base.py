@@ -71,7 +71,7 @@ class ClientCost:
 @dataclass
 class ClientResult:
     client_id: str
-    delta: torch.Tensor | None  # theta_global - theta_client over the prefix the client holds
+    delta: torch.Tensor | None  # theta_global - theta_client over the slice the client trained
     examples: int
     frames: int
     loss_sum: float  # summed training CTC loss over the local steps
@@ -79,6 +79,7 @@ class ClientResult:
     depth: int | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
+    offset: int = 0  # delta covers [offset, offset + len(delta)): > 0 past a frozen front-end
 
     @property
     def loss_per_frame(self) -> float:

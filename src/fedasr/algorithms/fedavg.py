@@ -58,12 +58,14 @@ class FedAvg:
         weighting: Weighting,
         *,
         prox_mu: float = 0.0,
+        freeze_frontend: bool = False,
         name: str = "fedavg",
     ) -> None:
         self.name = name
         self.server_optimizer = server_optimizer
         self.weighting = weighting
         self.prox_mu = prox_mu
+        self.freeze_frontend = freeze_frontend
 
     # ------------------------------------------------------------------ server half
     def broadcast(self, server: ServerState, round_index: int, lr: float) -> Broadcast:
@@ -84,11 +86,15 @@ class FedAvg:
         self, worker: WorkerContext, task: ClientTask, broadcast: Broadcast
     ) -> ClientResult:
         started = time.perf_counter()
+        # an early-exit client holds the prefix up to its exit; a frozen front-end is neither
+        # trained nor sent back, so the upload is the slice [start, span)
         span = worker.layout.span(task.depth)
+        start = worker.layout.frontend_span if self.freeze_frontend else 0
         worker.load(broadcast.params)
+        worker.model.frontend.requires_grad_(not self.freeze_frontend)
         hook = self._proximal_hook(worker, broadcast.params) if self.prox_mu > 0 else None
         stats = worker.local_train(task, broadcast.lr, after_backward=hook)
-        delta = broadcast.params[:span] - worker.flat[:span]
+        delta = broadcast.params[start:span] - worker.flat[start:span]
         cost = ClientCost(
             bytes_down=tensor_bytes(broadcast.params[:span]),
             bytes_up=tensor_bytes(delta),
@@ -99,8 +105,9 @@ class FedAvg:
             wall_s=time.perf_counter() - started,
         )
         return ClientResult(
-            task.client_id, delta, stats.examples, stats.frames, stats.loss_sum, cost, task.depth
-        )
+            task.client_id, delta, stats.examples, stats.frames, stats.loss_sum, cost, task.depth,
+            offset=start,
+        )  # fmt: skip
 
     def _proximal_hook(
         self, worker: WorkerContext, global_params: torch.Tensor
@@ -133,6 +140,6 @@ class FedAvg:
         elif not math.isfinite(log_weight):
             report.ok, report.error = False, "zero or non-finite aggregation weight"
         else:
-            acc.weighted("delta").add(result.delta, log_weight)
+            acc.weighted("delta").add(result.delta, log_weight, result.offset)
         acc.reports.append(report)
         return report

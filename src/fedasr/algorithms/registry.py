@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from fedasr.algorithms.base import Algorithm
 from fedasr.algorithms.dga import DGAOptions, build_dga
+from fedasr.algorithms.early_exit import EarlyExitOptions, build_early_exit
 from fedasr.algorithms.fedavg import FedAvg, FedAvgOptions, FedProxOptions, weighting_by
 from fedasr.algorithms.server_opt import ServerOptimizer
 from fedasr.errors import ConfigError
@@ -53,6 +54,11 @@ REGISTRY: dict[str, Entry] = {
     ),
     "fedprox": Entry(
         FedProxOptions, _fedprox, "FedAvg plus a proximal term mu/2 ||theta - theta_global||^2"
+    ),
+    "early_exit": Entry(
+        EarlyExitOptions,
+        build_early_exit,
+        "FedAvg over per-client depths (devices:) with an optional frozen front-end",
     ),
 }
 

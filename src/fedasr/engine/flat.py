@@ -58,6 +58,16 @@ class ParamLayout:
         """Number of leading coordinates a model cut at exit `depth` holds (None = all)."""
         return self.numel if depth is None else self.depth_spans[depth - 1]
 
+    @property
+    def frontend_span(self) -> int:
+        """Number of leading coordinates that hold the front-end (conv subsampling): what a
+        client with a frozen front-end neither trains nor uploads."""
+        return sum(
+            _numel(shape)
+            for name, shape in zip(self.names, self.shapes, strict=True)
+            if name.startswith("frontend.")
+        )
+
     def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
         return {
             name: flat[offset : offset + _numel(shape)].view(shape)

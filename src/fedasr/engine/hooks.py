@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fedasr.algorithms.base import ClientReport
+from fedasr.algorithms.base import ClientReport, ClientTask
 
 if TYPE_CHECKING:
     from fedasr.config import ExperimentConfig
@@ -27,6 +27,10 @@ class RoundHook:
     def eligible(self, round_index: int, clients: list[int]) -> list[int]:
         """Clients that may be sampled this round (e.g. the available ones)."""
         return clients
+
+    def select(self, round_index: int, tasks: list[ClientTask]) -> list[ClientTask]:
+        """The sampled clients that train this attempt (e.g. without predicted stragglers)."""
+        return tasks
 
     def lr_factor(self) -> float:
         """Multiplies the scheduled client learning rate."""
@@ -56,6 +60,7 @@ class RoundHook:
 def build_hooks(config: ExperimentConfig) -> list[RoundHook]:
     """The hooks a config asks for, in the order the loop calls them."""
     from fedasr.client_data.hooks import client_data_hooks
+    from fedasr.devices.hooks import device_hooks
     from fedasr.server.hooks import server_hooks
 
-    return [*client_data_hooks(config), *server_hooks(config)]
+    return [*device_hooks(config), *client_data_hooks(config), *server_hooks(config)]

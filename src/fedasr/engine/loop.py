@@ -185,6 +185,8 @@ class FederatedRun:
             config.seed, r, attempt, self.eligible(r), config.rounds.clients_per_round
         )
         tasks = make_tasks(registry, cohort, config.seed, r)
+        for hook in self.hooks:
+            tasks = hook.select(r, tasks)
         shards = plan_shards(tasks, config.executor.shards)
         broadcast = self.algorithm.broadcast(self.server, r, lr)
         assert self.executor is not None

@@ -119,6 +119,7 @@ class WorkerContext:
         torch.manual_seed(task.seed)  # dropout draws from the global generator
         reset_optimizer(self.optimizer, lr)
         deadline = time.perf_counter() + client.timeout_s if client.timeout_s else None
+        frozen = not any(p.requires_grad for p in self.model.frontend.parameters())
         stats = LocalStats(flops=local.flops)  # pseudo-labelling is client compute too
         for _ in range(client.local_epochs):
             for batch_rows_ in batch_rows(rows, self.data.lengths, self.max_frames, rng):
@@ -141,7 +142,9 @@ class WorkerContext:
                 stats.frames += result.frames
                 stats.loss_sum += result.loss_sum
                 stats.audio_seconds += batch.audio_seconds
-                stats.flops += batch_flops(self.dims, batch.size, padded, task.depth, train=True)
+                stats.flops += batch_flops(
+                    self.dims, batch.size, padded, task.depth, train=True, frozen_frontend=frozen
+                )
                 if deadline is not None and time.perf_counter() > deadline:
                     raise ClientFailure(
                         f"client {task.client_id}: past client.timeout_s={client.timeout_s}"

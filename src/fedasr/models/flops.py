@@ -57,11 +57,22 @@ def forward_flops(dims: ConformerDims, frames: int, depth: int | None = None) ->
 
 
 def batch_flops(
-    dims: ConformerDims, batch_size: int, padded_frames: int, depth: int | None, train: bool
+    dims: ConformerDims,
+    batch_size: int,
+    padded_frames: int,
+    depth: int | None,
+    train: bool,
+    frozen_frontend: bool = False,
 ) -> float:
-    """FLOPs the device really spends on a padded batch (padding is computed too)."""
+    """FLOPs the device really spends on a padded batch (padding is computed too). A frozen
+    front-end only runs forward: no gradient flows into it, nor through it to the features."""
     flops = batch_size * forward_flops(dims, padded_frames, depth)
-    return flops * (TRAIN_FACTOR if train else 1.0)
+    if not train:
+        return flops
+    if frozen_frontend:
+        front = batch_size * frontend_flops(dims, padded_frames)
+        return TRAIN_FACTOR * (flops - front) + front
+    return flops * TRAIN_FACTOR
 
 
 def flops_per_audio_second(

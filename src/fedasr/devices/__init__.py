@@ -1,0 +1,1 @@
+"""Device heterogeneity: tiers and budgets, availability, the simulated clock."""
