@@ -37,9 +37,7 @@ def final_record(run: Run) -> dict[str, Any]:
 def wer_cells(run: Run, split: str) -> list[str]:
     values = final_record(run).get(f"{split}_wer_per_exit") or []
     deepest = trained_exits(run, len(values))
-    return [
-        f"{100 * v:.1f}" if i < deepest else f"({100 * v:.0f})" for i, v in enumerate(values)
-    ]
+    return [f"{100 * v:.1f}" if i < deepest else f"({100 * v:.0f})" for i, v in enumerate(values)]
 
 
 def exit_table(runs: list[Run]) -> str:

@@ -107,3 +107,25 @@ def test_config_errors_name_the_key_and_what_is_accepted(override: str, named: s
     tiers = "devices.tiers={low: {flops_per_s: 1, downlink_bytes_per_s: 1, uplink_bytes_per_s: 1}}"
     with pytest.raises(ConfigError, match=re.escape(named)):
         load_config(None, [tiers, override])
+
+
+def test_only_online_clients_of_participating_tiers_are_eligible() -> None:
+    from fedasr.devices.hooks import DeviceHook
+
+    hook = DeviceHook(section(participate=["high", "mid"]))
+    hook._fleet = fleet(hook.section)
+    everyone = list(range(30))
+    for r in range(5):
+        online = hook.fleet.available(r)
+        kept = hook.eligible(r, everyone)
+        assert kept == [c for c in everyone if online[c] and hook.fleet.tier(c) != "low"]
+        assert hook.available == len(kept)
+
+
+def test_keep_first_above_the_sampled_count_is_refused() -> None:
+    from fedasr.devices.hooks import device_hooks
+
+    tiers = "devices.tiers={low: {flops_per_s: 1, downlink_bytes_per_s: 1, uplink_bytes_per_s: 1}}"
+    config = load_config(None, [tiers, "devices.shares={low: 1}", "devices.clock.keep_first=9"])
+    with pytest.raises(ConfigError, match=r"devices\.clock\.keep_first"):
+        device_hooks(config)
