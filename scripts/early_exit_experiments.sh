@@ -18,33 +18,32 @@ fl() {  # fl NAME [key=value ...]
     logging.tensorboard=false "$@"
 }
 
-fl ee-uniform-fedadam                                   # mixed depths, FedAdam (the method)
-fl ee-uniform-fedavg server.optimizer=sgd server.lr=1.0 # mixed depths, FedAvg
-fl homog-uniform-fedadam devices.depth=full             # every client trains all 6 layers
-fl fullonly-uniform-fedadam 'devices.participate=[high]' # only full-depth devices take part
-fl tier-low-fedadam 'devices.participate=[low]'         # one model per tier: low (exit 1)
-fl tier-mid-fedadam 'devices.participate=[mid]'         # one model per tier: mid (exits 1-2)
-fl ee-uniform-fedadam-frozen algorithm.freeze_frontend=true
-fl ee-skewed-fedadam "$SKEWED"
-fl fullonly-skewed-fedadam "$SKEWED" 'devices.participate=[high]'
-fl ee-uniform-fedadam-overselect rounds.clients_per_round=10 devices.clock.keep_first=8
-fl homog-uniform-fedavg devices.depth=full server.optimizer=sgd server.lr=1.0
-
-if [[ ! -f $OUT/central/model.safetensors ]]; then
+central() {  # the centralized baseline, every exit trained on all training speakers
+  [[ -f $OUT/central/model.safetensors ]] && return 0
   rm -rf "$OUT/central"
   /usr/bin/time -f "central: %e s" $LOCK fedasr train configs/centralized.yaml -q \
     name=central run_dir="$OUT/central" logging.tensorboard=false
-fi
+}
 
-python scripts/early_exit_tables.py --target "${TARGET:-0.6}" \
-  "$OUT"/ee-uniform-fedadam "$OUT"/ee-uniform-fedavg "$OUT"/homog-uniform-fedadam \
-  "$OUT"/homog-uniform-fedavg "$OUT"/fullonly-uniform-fedadam "$OUT"/tier-low-fedadam \
-  "$OUT"/tier-mid-fedadam "$OUT"/ee-uniform-fedadam-frozen "$OUT"/ee-skewed-fedadam \
-  "$OUT"/fullonly-skewed-fedadam "$OUT"/ee-uniform-fedadam-overselect "$OUT"/central \
-  > "$OUT/tables.md"
-fedasr report --out "$OUT/report-uniform" "$OUT"/ee-uniform-fedadam "$OUT"/homog-uniform-fedadam \
-  "$OUT"/fullonly-uniform-fedadam "$OUT"/ee-uniform-fedadam-overselect "$OUT"/central
-fedasr report --out "$OUT/report-skewed" "$OUT"/ee-skewed-fedadam "$OUT"/fullonly-skewed-fedadam \
-  "$OUT"/central
-fedasr report --out "$OUT/report-variants" "$OUT"/ee-uniform-fedadam "$OUT"/ee-uniform-fedavg \
-  "$OUT"/ee-uniform-fedadam-frozen "$OUT"/homog-uniform-fedavg
+fl ee-uniform                                           # mixed depths, FedAvg (the method)
+fl homog-uniform devices.depth=full                     # every client trains all 6 layers
+fl fullonly-uniform 'devices.participate=[high]'        # only full-depth devices take part
+central
+fl tier-low 'devices.participate=[low]'                 # one model per tier: low (exit 1)
+fl tier-mid 'devices.participate=[mid]'                 # one model per tier: mid (exits 1-2)
+fl ee-uniform-frozen algorithm.freeze_frontend=true     # front-end frozen at its init
+fl ee-skewed "$SKEWED"                                  # 15 low / 9 mid / 6 high clients
+fl fullonly-skewed "$SKEWED" 'devices.participate=[high]'
+fl ee-uniform-overselect rounds.clients_per_round=10 devices.clock.keep_first=8
+fl ee-uniform-fedadam server.optimizer=adam server.lr=0.01   # the paper's server optimizer
+fl homog-uniform-fedadam devices.depth=full server.optimizer=adam server.lr=0.01
+
+U="$OUT/ee-uniform $OUT/homog-uniform $OUT/fullonly-uniform $OUT/tier-low $OUT/tier-mid"
+python scripts/early_exit_tables.py --target "${TARGET:-0.6}" $U "$OUT"/ee-uniform-frozen \
+  "$OUT"/ee-uniform-overselect "$OUT"/ee-uniform-fedadam "$OUT"/homog-uniform-fedadam \
+  "$OUT"/ee-skewed "$OUT"/fullonly-skewed "$OUT"/central > "$OUT/tables.md"
+fedasr report --out "$OUT/report-uniform" "$OUT"/ee-uniform "$OUT"/homog-uniform \
+  "$OUT"/fullonly-uniform "$OUT"/ee-uniform-overselect "$OUT"/central
+fedasr report --out "$OUT/report-skewed" "$OUT"/ee-skewed "$OUT"/fullonly-skewed "$OUT"/central
+fedasr report --out "$OUT/report-variants" "$OUT"/ee-uniform "$OUT"/ee-uniform-frozen \
+  "$OUT"/ee-uniform-fedadam "$OUT"/homog-uniform "$OUT"/homog-uniform-fedadam
