@@ -31,6 +31,8 @@ def _type_name(annotation: Any) -> str:
 
 
 def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
     if field.default_factory is not None:
         value = field.default_factory()  # type: ignore[call-arg]
         return "(section)" if isinstance(value, BaseModel) else f"`{value}`"
@@ -60,7 +62,9 @@ def _section_rows(model: type[BaseModel], prefix: str) -> list[str]:
             (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
         )
         if sub is not None:
-            nested.append((f"{prefix}{name}.", sub))
+            # a dict of sections (devices.tiers) is keyed by names the user picks
+            key = "<name>." if typing.get_origin(annotation) is dict else ""
+            nested.append((f"{prefix}{name}.{key}", sub))
             continue
         cells = [f"`{prefix}{name}`", _type_name(annotation), _default(field), _describe(field)]
         rows.append("| " + " | ".join(cells) + " |")

@@ -7,7 +7,7 @@ trains the full model, is always available, and no simulated time is logged.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -43,7 +43,7 @@ class DevicesSection(_Strict):
     tiers: dict[str, DeviceTier] = Field(default_factory=dict)
     # Tier assignment: `clients` names a tier per client id; every other client gets a tier by
     # `shares` (exact counts by largest remainder, shuffled with the seed).
-    shares: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    shares: dict[str, float] = Field(default_factory=dict)  # each >= 0, not all 0
     clients: dict[str, str] = Field(default_factory=dict)
     participate: list[str] | None = None  # only these tiers are ever sampled (baselines)
     depth: Literal["budget", "full"] = "budget"  # "full": every client trains the whole model
@@ -80,6 +80,8 @@ class DevicesSection(_Strict):
         for key, tier in named:
             if tier not in self.tiers:
                 raise ValueError(f"devices.{key}: no tier {tier!r}; defined tiers: {defined}")
+        if any(share < 0 for share in self.shares.values()):
+            raise ValueError(f"devices.shares: shares must be >= 0 (got {self.shares})")
         if self.shares and sum(self.shares.values()) <= 0:
             raise ValueError("devices.shares: at least one share must be > 0")
         return self
