@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PAYLOAD_KEY = "client_data"  # in WorkerSpec.extras
+CORRUPT_SALT, HIDE_SALT = 0xC0DE, 0x41DE  # independent seeded client orders
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def choose_clients(
 
 def corrupted_clients(config: ExperimentConfig, ids: Sequence[str]) -> dict[str, Quality]:
     """Groups take disjoint clients from one seeded order, in the order they are listed."""
-    order = client_order(ids, config.seed, 0xC0DE)
+    order = client_order(ids, config.seed, CORRUPT_SALT)
     quality: dict[str, Quality] = {}
     for index, group in enumerate(config.partition.corrupt):
         chosen = choose_clients(group, ids, order, set(quality), f"partition.corrupt.{index}")
@@ -111,7 +112,7 @@ def plan_client_data(
     hidden: list[str] = []
     choice = config.partition.hide_transcripts
     if choice is not None:
-        order = client_order(ids, config.seed, 0x41DE)
+        order = client_order(ids, config.seed, HIDE_SALT)
         hidden = choose_clients(choice, ids, order, set(), "partition.hide_transcripts")
     index_of = {client: i for i, client in enumerate(ids)}
     rows = (int(r) for c in hidden for r in registry.rows_of(index_of[c]))

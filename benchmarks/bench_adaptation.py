@@ -1,0 +1,141 @@
+"""Adaptation (transfer learning): a model trained centrally on half of the training speakers
+is adapted federatedly to the other half, with and without server replay on the first half's
+data. Prints the WER of every model on the adapted speakers' test utterances, on the held-out
+speakers and on the pretraining speakers' test utterances, and the WERR against the unadapted
+model.
+
+    python benchmarks/bench_adaptation.py --corpus /work/corpora/small --out runs/bench_adapt
+
+The halves alternate over the sorted speaker ids (espeak, festival and flite voices in both).
+They are written as manifests with absolute audio paths under OUT/a and OUT/b (train, test =
+those speakers' test utterances, heldout = the held-out speakers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fl_bench import REPO, heavy_lock, markdown_table, run_once
+
+from fedasr.asr.evaluate import evaluate
+from fedasr.config import load_config
+from fedasr.data.batching import SpeechData
+from fedasr.data.feature_cache import load_or_build
+from fedasr.data.manifest import audio_path, read_manifest, write_manifest
+from fedasr.data.validate import load_validated
+from fedasr.models.io import import_model
+from fedasr.report.metrics import werr
+from fedasr.train.centralized import train_centralized
+
+SPLITS = ("train", "test", "heldout")
+
+
+def split_halves(corpus: Path, out: Path) -> tuple[Path, Path]:
+    speakers = sorted({u.speaker for u in read_manifest(corpus / "train.jsonl")})
+    halves = {"a": set(speakers[0::2]), "b": set(speakers[1::2])}
+    for half, members in halves.items():
+        for split in SPLITS:
+            manifest = corpus / f"{split}.jsonl"
+            utts = [
+                dataclasses.replace(u, audio=str(audio_path(manifest, u).resolve()))
+                for u in read_manifest(manifest)
+                if split == "heldout" or u.speaker in members
+            ]
+            target = out / half / f"{split}.jsonl"
+            if not target.is_file():
+                write_manifest(target, utts)
+    return out / "a", out / "b"
+
+
+def pretrain(half: Path, out: Path, epochs: int) -> Path:
+    model = out / "pretrain" / "model.safetensors"
+    if model.is_file():
+        return model
+    config = load_config(
+        REPO / "configs" / "centralized.yaml",
+        [f"data.corpus={half}", "data.synth_if_missing=null", f"run_dir={out / 'pretrain'}",
+         "name=pretrain", f"central.epochs={epochs}", "central.time_budget_min=null",
+         "central.eval_every_epochs=5", "client.batch_seconds=15", "client.lr=0.003",
+         "client.threads=2", "eval.max_utterances=null", "logging.tensorboard=false"],
+    )  # fmt: skip
+    with heavy_lock():
+        result = train_centralized(config, progress=False)
+    print(f"  pretrained {result.epochs} epochs in {result.seconds:.0f} s", flush=True)
+    return model
+
+
+def adapt(b: Path, a: Path, model: Path, out: Path, args: argparse.Namespace) -> dict[str, Path]:
+    common = [
+        f"data.corpus={b}", "data.synth_if_missing=null", f"model.init_from={model}",
+        f"client.lr={args.client_lr}", f"rounds.total={args.rounds}", "rounds.clients_per_round=8",
+        f"eval.every={args.rounds}", "eval.max_utterances=null", f"executor.workers={args.workers}",
+        "logging.tensorboard=false", "logging.checkpoint_every=10", f"seed={args.seed}",
+    ]  # fmt: skip
+    replay = (
+        f"server.replay={{manifest: {a / 'train.jsonl'}, steps: {args.replay_steps}, "
+        f"lr: {args.replay_lr}, trainable: all}}"
+    )
+    variants = {"FL adaptation": [], "FL adaptation + server replay": [replay]}
+    runs = {}
+    with heavy_lock():  # two short runs, one turn on the machine
+        for label, extra in variants.items():
+            name = "adapt" if not extra else "adapt_replay"
+            run_dir, _ = run_once(
+                REPO / "configs" / "fedavg.yaml",
+                [*common, *extra, f"name={name}", f"run_dir={out / name}"],
+                locked=True,
+            )
+            runs[label] = run_dir / "model.safetensors"
+    return runs
+
+
+def wer_of(model_file: Path, manifest: Path) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        model, tokenizer, mean, std, features = import_model(model_file, Path(tmp))
+    utts, _ = load_validated(manifest, tokenizer=tokenizer, sample_rate=features.sample_rate)
+    store = load_or_build(manifest, features, utterances=utts, progress=False)
+    data = SpeechData(store, {u.id: u.text for u in utts}, tokenizer, mean, std)
+    return evaluate(model, data).final.wer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=Path("/work/corpora/small"))
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_adapt"))
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--client-lr", type=float, default=0.001)
+    parser.add_argument("--replay-steps", type=int, default=5)
+    parser.add_argument("--replay-lr", type=float, default=0.001)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    a, b = split_halves(args.corpus, args.out)
+    pretrained = pretrain(a, args.out, args.epochs)
+    models = {
+        "unadapted (central on half A)": pretrained,
+        **adapt(b, a, pretrained, args.out, args),
+    }
+    sets = {"B test (adapted)": b / "test.jsonl", "held-out": b / "heldout.jsonl",
+            "A test (pretraining)": a / "test.jsonl"}  # fmt: skip
+    with heavy_lock():
+        wers = {m: {s: wer_of(path, manifest) for s, manifest in sets.items()}
+                for m, path in models.items()}  # fmt: skip
+    base = wers["unadapted (central on half A)"]
+    rows = []
+    for label, by_set in wers.items():
+        cells = [f"{100 * by_set[s]:.1f} ({100 * (werr(base[s], by_set[s]) or 0):+.1f} %)"
+                 for s in sets]  # fmt: skip
+        rows.append([label, *cells])
+    print("\nWER % (WERR vs the unadapted model)\n")
+    print(markdown_table(["model", *sets], rows))
+
+
+if __name__ == "__main__":
+    main()

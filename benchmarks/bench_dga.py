@@ -1,0 +1,179 @@
+"""Hierarchical optimization and DGA: FedAvg (server SGD, lr 1) vs server Adam vs server Adam +
+DGA (beta 1, 5, 20), on clean clients and with about a quarter of the clients corrupted, over
+several seeds. Writes the tables (markdown, stdout) and a plot.
+
+    python benchmarks/bench_dga.py --corpus /work/corpora/small --out runs/bench_dga \\
+        --plot docs/results/dga.png
+
+Per condition and seed, the target is FedAvg's best held-out WER; "rounds" is the first
+evaluation at or below it, the speed-up is FedAvg's rounds ÷ the method's, and the WERR is
+(FedAvg's final WER − the method's final WER) ÷ FedAvg's final WER. Runs already complete
+are read back, not repeated (see fl_bench.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fl_bench import REPO, finished, heavy_lock, markdown_table, run_once, spread
+
+from fedasr.config import load_config
+from fedasr.report.metrics import (
+    Run,
+    best_point,
+    final_point,
+    load_run,
+    rounds_to_reach,
+    series,
+    speedup,
+    werr,
+)
+
+METRIC = "heldout_wer"
+CORRUPT = (
+    "partition.corrupt=[{share: 0.125, transcripts: shuffle},"
+    " {share: 0.125, noise_snr_db: 0, speed: 1.25}]"
+)
+
+
+def methods(adam_lr: float) -> dict[str, list[str]]:
+    adam = ["server.optimizer=adam", f"server.lr={adam_lr}"]
+    dga = ["algorithm.name=dga", *adam]
+    return {
+        "FedAvg": ["server.optimizer=sgd", "server.lr=1.0"],
+        "Adam": adam,
+        "Adam+DGA b=1": [*dga, "algorithm.beta=1"],
+        "Adam+DGA b=5": [*dga, "algorithm.beta=5"],
+        "Adam+DGA b=20": [*dga, "algorithm.beta=20"],
+    }
+
+
+CONDITIONS = {"clean": [], "corrupted": [CORRUPT]}
+
+
+def common(args: argparse.Namespace) -> list[str]:
+    return [
+        f"data.corpus={args.corpus}",
+        "data.synth_if_missing={size: small}",
+        f"rounds.total={args.rounds}",
+        f"eval.every={args.eval_every}",
+        "eval.splits=[heldout]",
+        "eval.max_utterances=null",
+        f"executor.workers={args.workers}",
+        "logging.tensorboard=false",
+        "logging.progress=false",
+        "logging.checkpoint_every=10",
+    ]
+
+
+def slug(label: str) -> str:
+    return label.lower().replace("+", "_").replace(" ", "").replace("=", "")
+
+
+def run_grid(args: argparse.Namespace) -> dict[tuple[str, str, int], Run]:
+    """Every (condition, seed) group of runs holds the machine's lock once: a group is a few
+    minutes, short enough for other heavy jobs to interleave between groups."""
+    runs: dict[tuple[str, str, int], Run] = {}
+    total = 0.0
+    for condition, extra in CONDITIONS.items():
+        for seed in args.seeds:
+            group = {
+                label: [*common(args), *overrides, *extra, f"seed={seed}",
+                        f"name={condition}-{slug(label)}-s{seed}",
+                        f"run_dir={args.out / f'{condition}-{slug(label)}-s{seed}'}"]
+                for label, overrides in methods(args.adam_lr).items()
+            }  # fmt: skip
+            base = REPO / "configs" / "fedavg.yaml"
+            todo = [o for o in group.values() if not finished(load_config(base, o))]
+            with heavy_lock() if todo else nullcontext(0.0):
+                for label, overrides in group.items():
+                    run_dir, seconds = run_once(base, overrides, locked=True)
+                    total += seconds
+                    runs[(condition, label, seed)] = load_run(run_dir, label)
+    print(f"trained {total / 60:.1f} min in this call", flush=True)
+    return runs
+
+
+def summarize(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace) -> None:
+    labels = list(methods(args.adam_lr))
+    for condition in CONDITIONS:
+        rows = []
+        for label in labels:
+            finals, reach, speed, gains, shares = [], [], [], [], []
+            for seed in args.seeds:
+                base, run = (
+                    runs[(condition, "FedAvg", seed)].records,
+                    runs[(condition, label, seed)],
+                )
+                target = best_point(base, METRIC)
+                base_final, final = final_point(base, METRIC), final_point(run.records, METRIC)
+                assert target and base_final and final
+                rounds = rounds_to_reach(run.records, METRIC, target.value)
+                reach.append(rounds)
+                speed.append(speedup(rounds_to_reach(base, METRIC, target.value), rounds))
+                finals.append(100 * final.value)
+                gains.append(100 * (werr(base_final.value, final.value) or 0.0))
+                share = series(run.records, "corrupted_weight_share")
+                shares.append(sum(p.value for p in share) / len(share) if share else None)
+            row = [label, spread(finals, "{:.1f}"), spread(reach, "{:.0f}"),
+                   spread(speed, "{:.2f}×"), spread(gains, "{:+.1f} %")]  # fmt: skip
+            if condition == "corrupted":
+                row.append(spread(shares, "{:.3f}"))
+            rows.append(row)
+        header = ["method", "final held-out WER %", "rounds to FedAvg's best", "speed-up",
+                  "final WERR vs FedAvg"]  # fmt: skip
+        if condition == "corrupted":
+            header.append("corrupted clients' weight share")
+        print(f"\n### {condition} ({len(args.seeds)} seeds: median (min–max))\n")
+        print(markdown_table(header, rows))
+
+
+def plot(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(CONDITIONS), figsize=(11, 4), sharey=True)
+    for ax, condition in zip(axes, CONDITIONS, strict=True):
+        for index, label in enumerate(methods(args.adam_lr)):
+            curves = [series(runs[(condition, label, s)].records, METRIC) for s in args.seeds]
+            steps = [p.step for p in curves[0]]
+            values = np.array([[100 * p.value for p in curve] for curve in curves])
+            ax.plot(steps, np.median(values, axis=0), color=f"C{index}", label=label)
+            ax.fill_between(steps, values.min(0), values.max(0), color=f"C{index}", alpha=0.15)
+        ax.set_title(f"{condition} clients")
+        ax.set_xlabel("round")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("held-out WER (%)  median, min–max over seeds")
+    axes[0].legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"\nplot: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default="/work/corpora/small")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_dga"))
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--eval-every", type=int, default=2)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--adam-lr", type=float, default=0.003)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--plot", type=Path, default=Path("docs/results/dga.png"))
+    args = parser.parse_args()
+    runs = run_grid(args)
+    summarize(runs, args)
+    plot(runs, args, args.plot)
+
+
+if __name__ == "__main__":
+    main()
