@@ -1,6 +1,6 @@
 """Hierarchical optimization and DGA: FedAvg (server SGD, lr 1) vs server Adam vs server Adam +
-DGA (beta 1, 5, 20), on clean clients and with about a quarter of the clients corrupted, over
-several seeds. Writes the tables (markdown, stdout) and a plot.
+DGA (beta 1, 5, 20) (and FedAvg + DGA beta 5), on clean clients and with about a quarter of the
+clients corrupted, over several seeds. Writes the tables (markdown, stdout) and a plot.
 
     python benchmarks/bench_dga.py --corpus /work/corpora/small --out runs/bench_dga \\
         --plot docs/results/dga.png
@@ -41,15 +41,18 @@ CORRUPT = (
 )
 
 
-def methods(adam_lr: float) -> dict[str, list[str]]:
-    adam = ["server.optimizer=adam", f"server.lr={adam_lr}"]
-    dga = ["algorithm.name=dga", *adam]
+def methods(adam_lr: float, adam_tau: float) -> dict[str, list[str]]:
+    """The issue's five arms, plus DGA on plain FedAvg (server SGD) to see the weighting
+    apart from the server optimizer."""
+    sgd = ["server.optimizer=sgd", "server.lr=1.0"]
+    adam = ["server.optimizer=adam", f"server.lr={adam_lr}", f"server.tau={adam_tau}"]
     return {
-        "FedAvg": ["server.optimizer=sgd", "server.lr=1.0"],
+        "FedAvg": sgd,
         "Adam": adam,
-        "Adam+DGA b=1": [*dga, "algorithm.beta=1"],
-        "Adam+DGA b=5": [*dga, "algorithm.beta=5"],
-        "Adam+DGA b=20": [*dga, "algorithm.beta=20"],
+        "Adam+DGA b=1": [*adam, "algorithm={name: dga, beta: 1}"],
+        "Adam+DGA b=5": [*adam, "algorithm={name: dga, beta: 5}"],
+        "Adam+DGA b=20": [*adam, "algorithm={name: dga, beta: 20}"],
+        "FedAvg+DGA b=5": [*sgd, "algorithm={name: dga, beta: 5}"],
     }
 
 
@@ -86,7 +89,7 @@ def run_grid(args: argparse.Namespace) -> dict[tuple[str, str, int], Run]:
                 label: [*common(args), *overrides, *extra, f"seed={seed}",
                         f"name={condition}-{slug(label)}-s{seed}",
                         f"run_dir={args.out / f'{condition}-{slug(label)}-s{seed}'}"]
-                for label, overrides in methods(args.adam_lr).items()
+                for label, overrides in methods(args.adam_lr, args.adam_tau).items()
             }  # fmt: skip
             base = REPO / "configs" / "fedavg.yaml"
             todo = [o for o in group.values() if not finished(load_config(base, o))]
@@ -100,7 +103,7 @@ def run_grid(args: argparse.Namespace) -> dict[tuple[str, str, int], Run]:
 
 
 def summarize(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace) -> None:
-    labels = list(methods(args.adam_lr))
+    labels = list(methods(args.adam_lr, args.adam_tau))
     for condition in CONDITIONS:
         rows = []
         for label in labels:
@@ -142,7 +145,7 @@ def plot(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace, path: 
 
     fig, axes = plt.subplots(1, len(CONDITIONS), figsize=(11, 4), sharey=True)
     for ax, condition in zip(axes, CONDITIONS, strict=True):
-        for index, label in enumerate(methods(args.adam_lr)):
+        for index, label in enumerate(methods(args.adam_lr, args.adam_tau)):
             curves = [series(runs[(condition, label, s)].records, METRIC) for s in args.seeds]
             steps = [p.step for p in curves[0]]
             values = np.array([[100 * p.value for p in curve] for curve in curves])
@@ -163,10 +166,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="/work/corpora/small")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_dga"))
-    parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--eval-every", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--eval-every", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--adam-lr", type=float, default=0.003)
+    parser.add_argument("--adam-tau", type=float, default=1e-4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--plot", type=Path, default=Path("docs/results/dga.png"))
     args = parser.parse_args()

@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--client-lr", type=float, default=0.001)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--hide", type=float, default=0.5)
-    parser.add_argument("--threshold", type=float, default=0.9)
+    parser.add_argument("--threshold", type=float, default=0.85)
     parser.add_argument("--score", default="confidence")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()

@@ -1,14 +1,17 @@
-"""A throwaway multi-node Ray cluster on this machine, for tests.
+"""A throwaway multi-node Ray cluster on this machine, and a driver process to run on it.
 
 Each node is one `ray start --block` process in its own session and temp dir; stopping the
 cluster sends SIGTERM to exactly those processes (never `ray stop`, which would also stop
-every other Ray instance on a shared machine), so nothing outlives the test.
+every other Ray instance on a shared machine), so nothing outlives the test. The cluster has
+its own authentication token; the driver runs in a fresh process because a Ray driver fixes
+its authentication mode and token once per process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 NODE_START_TIMEOUT_S = 90.0
+DRIVER_TIMEOUT_S = 300.0
 
 
 def free_port() -> int:
@@ -30,14 +34,6 @@ def free_port() -> int:
 
 def _ray_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "ray.scripts.scripts", *args]
-
-
-def _auth_token() -> str | None:
-    """The token this user's Ray drivers load (~/.ray/auth_token, made if missing): a driver
-    caches its token once per process, so the test cluster must accept that one. None for a
-    Ray without token authentication."""
-    done = subprocess.run(_ray_cli("get-auth-token", "--generate"), capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def _start_node(args: list[str], temp: Path, name: str, env: dict[str, str]) -> subprocess.Popen:
@@ -73,13 +69,10 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def loopback_cluster(nodes: int = 2) -> Iterator[tuple[str, dict[str, str]]]:
-    """Yield (address, env): the env vars a driver in this process needs to join."""
+    """Yield the head's address and the environment a driver needs to join."""
     temp = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))  # short: Ray's socket paths are capped
-    token = _auth_token()
-    auth = {"RAY_AUTH_MODE": "token"} if token else {}
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}  # Ray >= 2.5x
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **auth}
-    if token:
-        env["RAY_AUTH_TOKEN"] = token
     port = free_port()
     started: list[subprocess.Popen] = []
     try:
@@ -89,8 +82,19 @@ def loopback_cluster(nodes: int = 2) -> Iterator[tuple[str, dict[str, str]]]:
         )
         for index in range(1, nodes):
             started.append(_start_node([f"--address=127.0.0.1:{port}"], temp, f"n{index}", env))
-        yield f"127.0.0.1:{port}", auth
+        yield f"127.0.0.1:{port}", env
     finally:
         for process in reversed(started):
             _stop(process)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def run_driver(env: dict[str, str], *args: str) -> None:
+    """Run ray_cluster_driver.py with `args` in a fresh process; its output on failure."""
+    script = Path(__file__).with_name("ray_cluster_driver.py")
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        env=env, capture_output=True, text=True, timeout=DRIVER_TIMEOUT_S,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"the cluster driver failed:\n{(done.stdout + done.stderr)[-6000:]}")

@@ -122,12 +122,10 @@ class RayExecutor:
         slot, actor = self._starting.pop(ready)
         try:
             info: ActorInfo = self._ray.get(ready)
-        except self._ray.exceptions.RayError as err:
-            raise RayActorStartError(
-                f"a Ray actor died while starting: {_first_line(err)}"
-            ) from None
+        except self._ray.exceptions.RayError as err:  # e.g. fedasr not importable on its node
+            raise RayActorStartError(f"a Ray actor died while starting:\n{err}") from None
         if info.error is not None:
-            self._ray.kill(actor)
+            self._kill(actor)
             raise RayActorStartError(
                 f"Ray node {info.host} (node id {info.node_id[:12]}) could not build a worker: "
                 f"{info.error}"

@@ -16,7 +16,6 @@ from torch import nn
 
 from fedasr.models.dims import ConformerDims
 
-
 MIN_FRAMES = 7  # the shortest input two 3x3 stride-2 convolutions accept
 
 
