@@ -13,8 +13,8 @@ Run (on the shared machine, under the heavy-job lock):
 
 How the two sides are made the same:
 - one config per regime (flower_shared.REGIMES): tiny preset, one client per training speaker,
-  FedAvg weighted by examples, server SGD lr 1 (plain FedAvg); `small` = one local step per
-  client, 16 clients a round; `compute` = one local epoch, 8 clients a round;
+  FedAvg weighted by examples, server SGD lr 1 (plain FedAvg); `small` = one local step on
+  one utterance per client, 16 clients a round; `compute` = one local epoch, 8 clients a round;
 - every client, on both sides, is trained by fedasr's client code (FedAvg.client_update on a
   long-lived WorkerContext, one torch thread) with the same task: rows, per-round seed, lr;
 - Flower's node sampling is replaced by fedasr's sample_cohort, so both train the same clients;
@@ -43,7 +43,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from flower_shared import REGIMES, TrainerRecipe, bench_config, client_lr, cohort_of
+from flower_shared import (
+    REGIMES,
+    FedasrAggregate,
+    TrainerRecipe,
+    bench_config,
+    client_lr,
+    cohort_of,
+)
 
 from fedasr.engine.executors import make_executor
 from fedasr.engine.loop import FederatedRun
@@ -67,27 +74,26 @@ class UntimedEvalRun(FederatedRun):
 
 
 # ----------------------------------------------------------------------------- one run (child)
-def run_fedasr(regime: str, rounds: int, work: Path) -> tuple[float, list[float], list[Any]]:
+def run_fedasr(regime: str, rounds: int, work: Path) -> dict[str, Any]:
     started = time.perf_counter()
     config = bench_config(regime, rounds, work / "run", [])
     run = UntimedEvalRun(config, progress=False)
     ex = config.executor
     run.executor = make_executor(ex.kind, run.setup.spec, run.setup.workers, ex.ray_address)
-    ends, weights = [], []
+    ends, weights, seconds = [], [], []
     try:
         for r in range(rounds):
-            run.run_round(r)
+            record = run.run_round(r)
             ends.append(time.perf_counter())
             weights.append(run.server.params.clone())
+            seconds.append(record["cost"]["client_wall_s"])
     finally:
         run.executor.close()
         run.run.close()
-    return started, ends, weights
+    return {"started": started, "ends": ends, "weights": weights, "train_seconds": seconds}
 
 
-def run_flower(
-    regime: str, rounds: int, work: Path, reuse: bool
-) -> tuple[float, list[float], list[Any]]:
+def run_flower(regime: str, rounds: int, work: Path, reuse: bool, exact: bool) -> dict[str, Any]:
     started = time.perf_counter()
     from flower_apps import CohortFedAvg, ServerLog, make_client_app, make_server_app
     from flwr.simulation import run_simulation
@@ -98,7 +104,11 @@ def run_flower(
     TrainerRecipe(setup.spec, setup.registry, config.seed).save(recipe)
     clients = len(setup.registry)
     strategy = CohortFedAvg(
-        lambda r: cohort_of(config, clients, r), lambda r: client_lr(config, r), clients
+        lambda r: cohort_of(config, clients, r),
+        lambda r: client_lr(config, r),
+        clients,
+        setup.layout,
+        FedasrAggregate(config, setup.registry, setup.layout) if exact else None,
     )
     log = ServerLog()
     initial = {k: v.clone() for k, v in setup.layout.views(setup.init_params).items()}
@@ -110,27 +120,36 @@ def run_flower(
     )
     if len(log.round_ends) != rounds:
         raise RuntimeError(f"Flower finished {len(log.round_ends)} of {rounds} rounds")
-    return started, log.round_ends, [setup.layout.flatten(w) for w in log.weights]
+    return {
+        "started": started,
+        "ends": log.round_ends,
+        "weights": [setup.layout.flatten(w) for w in log.weights],
+        "train_seconds": [s["train-seconds"] for s in strategy.client_seconds],
+        "app_seconds": [s["app-seconds"] for s in strategy.client_seconds],
+    }
 
 
 def child(args: argparse.Namespace) -> None:
     work = Path(args.work)
     if args.child == "fedasr":
-        started, ends, weights = run_fedasr(args.regime, args.rounds, work)
+        out = run_fedasr(args.regime, args.rounds, work)
     else:
-        started, ends, weights = run_flower(args.regime, args.rounds, work, args.flower_reuse)
-    torch.save(weights, work / "weights.pt")
-    timing = {"round_ends": [end - started for end in ends], "total": time.perf_counter() - started}
-    (work / "timing.json").write_text(json.dumps(timing))
+        out = run_flower(args.regime, args.rounds, work, not args.flower_fresh, args.exact)
+    torch.save(out.pop("weights"), work / "weights.pt")
+    started = out.pop("started")
+    out["round_ends"] = [end - started for end in out.pop("ends")]
+    out["total"] = time.perf_counter() - started
+    (work / "timing.json").write_text(json.dumps(out))
 
 
 # ----------------------------------------------------------------------------- driver
-def launch(framework: str, regime: str, rounds: int, work: Path, reuse: bool) -> dict[str, Any]:
+def launch(framework: str, regime: str, rounds: int, work: Path, flags: list[str]) -> dict:
+    """One run in a fresh process; its timings, with the load average before it."""
     command = [sys.executable, __file__, "--child", framework, "--regime", regime]
-    command += ["--rounds", str(rounds), "--work", str(work)]
-    command += ["--flower-reuse"] if reuse else []
-    env = dict(os.environ, FLWR_TELEMETRY_ENABLED="0", RAY_DEDUP_LOGS="0")
+    command += ["--rounds", str(rounds), "--work", str(work), *flags]
+    env = dict(os.environ, FLWR_TELEMETRY_ENABLED="0")
     load = Path("/proc/loadavg").read_text().strip()
+    work.mkdir(parents=True)
     with (work / "log.txt").open("w") as log:
         done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
     if done.returncode != 0:
@@ -141,15 +160,17 @@ def launch(framework: str, regime: str, rounds: int, work: Path, reuse: bool) ->
     return timing
 
 
-def summarize(timing: dict[str, Any], cohort: int) -> dict[str, float]:
+def summarize(timing: dict[str, Any], cohort: int) -> dict[str, Any]:
+    """Steady state = median over rounds 2..R; start-up = end of round 1 less one such round."""
     ends = timing["round_ends"]
-    rounds = [b - a for a, b in itertools.pairwise(ends)]
-    steady = statistics.median(rounds)
+    steady = statistics.median(b - a for a, b in itertools.pairwise(ends))
     return {
         "startup": ends[0] - steady,
         "round": steady,
         "clients_per_s": cohort / steady,
+        "train_seconds": statistics.median(timing["train_seconds"][1:]),
         "total": timing["total"],
+        "loadavg": timing["loadavg"],
     }
 
 
@@ -157,31 +178,38 @@ def max_abs_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> list[float]:
     return [float((x - y).abs().max()) for x, y in zip(a, b, strict=True)]
 
 
-def bench_regime(regime: str, rounds: int, repeats: int, reuse: bool, root: Path) -> dict:
-    cohort = int(
-        next(o for o in REGIMES[regime] if o.startswith("rounds.clients_per_round=")).split("=")[1]
-    )
+def cohort_size(regime: str) -> int:
+    key = "rounds.clients_per_round="
+    return int(next(o for o in REGIMES[regime] if o.startswith(key)).removeprefix(key))
+
+
+def bench_regime(regime: str, rounds: int, repeats: int, fresh: bool, root: Path) -> dict:
+    cohort = cohort_size(regime)
+    flower_flags = ["--flower-fresh"] if fresh else []
     runs: dict[str, list[dict[str, Any]]] = {f: [] for f in FRAMEWORKS}
     weights: dict[str, list[list[torch.Tensor]]] = {f: [] for f in FRAMEWORKS}
     for repeat in range(repeats):
         order = FRAMEWORKS if repeat % 2 == 0 else FRAMEWORKS[::-1]  # alternate who goes first
         for framework in order:
             work = root / f"{regime}-{framework}-{repeat}"
-            work.mkdir(parents=True)
-            timing = launch(framework, regime, rounds, work, reuse)
-            stats = summarize(timing, cohort)
-            print(f"{regime} {framework} #{repeat}: {stats} load {timing['loadavg']}", flush=True)
-            runs[framework].append({**stats, "loadavg": timing["loadavg"]})
+            flags = flower_flags if framework == "flower" else []
+            stats = summarize(launch(framework, regime, rounds, work, flags), cohort)
+            print(f"{regime} {framework} #{repeat}: {stats}", flush=True)
+            runs[framework].append(stats)
             weights[framework].append(torch.load(work / "weights.pt"))
+    exact_work = root / f"{regime}-flower-exact"
+    launch("flower", regime, rounds, exact_work, [*flower_flags, "--exact"])
+    exact = torch.load(exact_work / "weights.pt")
     return {
         "regime": regime,
         "rounds": rounds,
         "cohort": cohort,
         "runs": runs,
         "diff_fedasr_flower": max_abs_diff(weights["fedasr"][0], weights["flower"][0]),
+        "diff_fedasr_flower_exact": max_abs_diff(weights["fedasr"][0], exact),
         "diff_fedasr_repeats": max_abs_diff(weights["fedasr"][0], weights["fedasr"][-1]),
         "diff_flower_repeats": max_abs_diff(weights["flower"][0], weights["flower"][-1]),
-        "weight_scale": float(weights["fedasr"][0][-1].abs().max()),
+        "weight_max": [float(w.abs().max()) for w in weights["fedasr"][0]],
     }
 
 
@@ -189,27 +217,38 @@ def median_of(result: dict, framework: str, key: str) -> float:
     return statistics.median(run[key] for run in result["runs"][framework])
 
 
+def diffs(values: list[float]) -> str:
+    return " / ".join("0" if v == 0 else f"{v:.1e}" for v in values)
+
+
 def markdown(results: list[dict]) -> str:
     lines = [
-        "| regime | clients/round | framework | start-up | s/round | clients/s | speed-up "
-        "| max abs weight diff (round 1 … R) |",
+        "| regime | clients/round | framework | start-up | s/round (runs) | clients/s "
+        "| client training s/round | fedasr speed-up |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
-        fed_round = median_of(result, "fedasr", "round")
+        speed_up = median_of(result, "flower", "round") / median_of(result, "fedasr", "round")
         for framework in FRAMEWORKS:
-            runs = result["runs"][framework]
-            per_round = ", ".join(f"{run['round']:.3f}" for run in runs)
-            speed = median_of(result, "flower", "round") / fed_round if framework == "fedasr" else 1
-            diff = result["diff_fedasr_flower"]
+            per_round = ", ".join(f"{run['round']:.3f}" for run in result["runs"][framework])
             lines.append(
                 f"| {result['regime']} | {result['cohort']} | {framework} "
                 f"| {median_of(result, framework, 'startup'):.1f} s "
-                f"| {median_of(result, framework, 'round'):.3f} s ({per_round}) "
+                f"| **{median_of(result, framework, 'round'):.3f}** ({per_round}) "
                 f"| {median_of(result, framework, 'clients_per_s'):.1f} "
-                f"| {speed:.2f}× "
-                f"| {diff[0]:.1e} … {diff[-1]:.1e} |"
+                f"| {median_of(result, framework, 'train_seconds'):.2f} "
+                f"| {f'**{speed_up:.2f}×**' if framework == 'fedasr' else ''} |"
             )
+    lines += ["", "| regime | weights compared | max abs difference after round 1 / 2 / … |"]
+    lines += ["|---|---|---|"]
+    for result in results:
+        for key, label in (
+            ("diff_fedasr_flower", "fedasr vs Flower (Flower's FedAvg)"),
+            ("diff_fedasr_flower_exact", "fedasr vs Flower (fedasr's aggregation)"),
+            ("diff_fedasr_repeats", "fedasr run 1 vs run 3"),
+            ("diff_flower_repeats", "Flower run 1 vs run 3"),
+        ):
+            lines.append(f"| {result['regime']} | {label} | {diffs(result[key])} |")
     return "\n".join(lines)
 
 
@@ -228,7 +267,7 @@ def main() -> None:
     parser.add_argument("--child", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--regime", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
-    parser.add_argument("--flower-reuse", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--exact", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -237,11 +276,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_flower_") as tmp:
         results = [
             bench_regime(
-                regime,
-                args.rounds or ROUNDS[regime],
-                args.repeats,
-                not args.flower_fresh,
-                Path(tmp),
+                regime, args.rounds or ROUNDS[regime], args.repeats, args.flower_fresh, Path(tmp)
             )
             for regime in args.regimes
         ]

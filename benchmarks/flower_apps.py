@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
-from flower_shared import trainer_for
+from flower_shared import FedasrAggregate, trainer_for
 from flwr.app import (
     ArrayRecord,
     ConfigRecord,
@@ -25,19 +25,34 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 from flwr.serverapp.strategy.strategy_utils import sample_nodes
 
+from fedasr.engine.flat import ParamLayout
+
 CohortFn = Callable[[int], list[int]]  # round index (0-based) -> fedasr client indices
 LrFn = Callable[[int], float]
 
 
 class CohortFedAvg(FedAvg):
     """Flower's FedAvg with fedasr's cohort: client k of the registry is the k-th node in
-    node-id order, and its message names k so the ClientApp trains that client's data."""
+    node-id order, and its message names k so the ClientApp trains that client's data.
 
-    def __init__(self, cohort: CohortFn, lr: LrFn, num_clients: int) -> None:
+    `exact`: aggregate with fedasr's code instead of Flower's (the exactness check only)."""
+
+    def __init__(
+        self,
+        cohort: CohortFn,
+        lr: LrFn,
+        num_clients: int,
+        layout: ParamLayout,
+        exact: FedasrAggregate | None = None,
+    ) -> None:
         super().__init__(fraction_evaluate=0.0, min_available_nodes=num_clients)
         self.cohort = cohort
         self.lr = lr
         self.num_clients = num_clients
+        self.layout = layout
+        self.exact = exact
+        self.sent: ArrayRecord | None = None
+        self.client_seconds: list[dict[str, float]] = []  # per round, summed over clients
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
@@ -54,7 +69,35 @@ class CohortFedAvg(FedAvg):
             messages.append(
                 Message(content=content, message_type=MessageType.TRAIN, dst_node_id=nodes[client])
             )
+        self.sent = arrays
         return messages
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        replies = [msg for msg in replies if not msg.has_error()]
+        metrics = [next(iter(msg.content.metric_records.values())) for msg in replies]
+        self.client_seconds.append(
+            {key: sum(float(m[key]) for m in metrics) for key in ("train-seconds", "app-seconds")}
+        )
+        if self.exact is None:
+            return super().aggregate_train(server_round, replies)
+        return self._fedasr_aggregate(server_round - 1, replies, metrics), None
+
+    def _fedasr_aggregate(
+        self, round_index: int, replies: list[Message], metrics: list[MetricRecord]
+    ) -> ArrayRecord:
+        assert self.exact is not None and self.sent is not None
+        flat = self.layout.flatten
+        clients = {
+            int(m["client-index"]): (
+                flat(msg.content["arrays"].to_torch_state_dict()),
+                int(m["num-examples"]),
+            )
+            for msg, m in zip(replies, metrics, strict=True)
+        }
+        params = flat(self.sent.to_torch_state_dict())
+        return ArrayRecord(self.layout.views(self.exact(round_index, params, clients)))
 
 
 @dataclass
@@ -97,18 +140,25 @@ def make_client_app(recipe_path: str, *, reuse: bool) -> ClientApp:
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
+        started = time.perf_counter()
         config = msg.content["config"]
+        client = int(config["client-index"])
         state = msg.content["arrays"].to_torch_state_dict()
         trainer = trainer_for(recipe_path, reuse=reuse)
+        training = time.perf_counter()
         weights, examples, loss = trainer.train(
-            int(config["client-index"]), int(config["server-round"]) - 1, state, float(config["lr"])
+            client, int(config["server-round"]) - 1, state, float(config["lr"])
         )
-        content = RecordDict(
-            {
-                "arrays": ArrayRecord(weights),
-                "metrics": MetricRecord({"train_loss": loss, "num-examples": examples}),
-            }
-        )
+        trained = time.perf_counter() - training
+        arrays = ArrayRecord(weights)
+        metrics = {
+            "train_loss": loss,
+            "num-examples": examples,
+            "client-index": client,
+            "train-seconds": trained,
+            "app-seconds": time.perf_counter() - started,
+        }
+        content = RecordDict({"arrays": arrays, "metrics": MetricRecord(metrics)})
         return Message(content=content, reply_to=msg)
 
     return app
