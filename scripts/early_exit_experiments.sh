@@ -38,12 +38,19 @@ fl ee-uniform-overselect rounds.clients_per_round=10 devices.clock.keep_first=8
 fl ee-uniform-fedadam server.optimizer=adam server.lr=0.01   # the paper's server optimizer
 fl homog-uniform-fedadam devices.depth=full server.optimizer=adam server.lr=0.01
 
-U="$OUT/ee-uniform $OUT/homog-uniform $OUT/fullonly-uniform $OUT/tier-low $OUT/tier-mid"
-python scripts/early_exit_tables.py --target "${TARGET:-0.6}" $U "$OUT"/ee-uniform-frozen \
-  "$OUT"/ee-uniform-overselect "$OUT"/ee-uniform-fedadam "$OUT"/homog-uniform-fedadam \
-  "$OUT"/ee-skewed "$OUT"/fullonly-skewed "$OUT"/central > "$OUT/tables.md"
-fedasr report --out "$OUT/report-uniform" "$OUT"/ee-uniform "$OUT"/homog-uniform \
-  "$OUT"/fullonly-uniform "$OUT"/ee-uniform-overselect "$OUT"/central
-fedasr report --out "$OUT/report-skewed" "$OUT"/ee-skewed "$OUT"/fullonly-skewed "$OUT"/central
-fedasr report --out "$OUT/report-variants" "$OUT"/ee-uniform "$OUT"/ee-uniform-frozen \
-  "$OUT"/ee-uniform-fedadam "$OUT"/homog-uniform "$OUT"/homog-uniform-fedadam
+have() {  # the given run directories that hold a finished run (tables and plots skip the rest)
+  local dir
+  for dir in "$@"; do [[ -f $dir/model.safetensors ]] && echo "$dir"; done
+  return 0
+}
+ALL=(ee-uniform homog-uniform fullonly-uniform tier-low tier-mid ee-uniform-frozen
+  ee-uniform-overselect ee-uniform-fedadam homog-uniform-fedadam ee-skewed fullonly-skewed central)
+python scripts/early_exit_tables.py --target "${TARGET:-0.6}" "${ALL[@]/#/$OUT/}" > "$OUT/tables.md"
+# shellcheck disable=SC2046
+fedasr report --out "$OUT/report-uniform" $(have "$OUT"/ee-uniform "$OUT"/homog-uniform \
+  "$OUT"/fullonly-uniform "$OUT"/ee-uniform-overselect "$OUT"/central)
+# shellcheck disable=SC2046
+fedasr report --out "$OUT/report-skewed" $(have "$OUT"/ee-skewed "$OUT"/fullonly-skewed "$OUT"/central)
+# shellcheck disable=SC2046
+fedasr report --out "$OUT/report-variants" $(have "$OUT"/ee-uniform "$OUT"/ee-uniform-frozen \
+  "$OUT"/ee-uniform-fedadam "$OUT"/homog-uniform "$OUT"/homog-uniform-fedadam)

@@ -2,9 +2,11 @@
 
     python scripts/early_exit_tables.py --target 0.6 RUN_DIR [RUN_DIR ...]
 
+Run directories without a final model (not run, or stopped) are left out and listed.
 Per run: WER per exit at the final evaluation (exits no participating tier trains are shown in
 parentheses), totals, the simulated time / rounds / bytes until held-out WER first reaches the
-target; per device tier: bytes and client compute per participation.
+target; per device tier: bytes and client compute per participation; the shape of the per-exit
+curve next to the paper's (Ali et al., arXiv 2405.17376, TED-LIUM 3, 6 exits).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import Any
 from fedasr.report.metrics import Run, load_run, metric_value, reach_record
 
 SPLITS = ("test", "heldout")
+# The paper's WER per exit (TED-LIUM 3; FedAdam over mixed depths, and centralized training).
+PAPER_FL = (45.2, 29.9, 24.2, 23.2, 23.1, 21.7)
+PAPER_CENTRAL = (43.8, 23.4, 18.0, 16.1, 14.9, 14.6)
 
 
 def trained_exits(run: Run, exits: int) -> int:
@@ -66,6 +71,7 @@ def exit_table(runs: list[Run]) -> str:
 
 def tier_table(runs: list[Run]) -> str:
     head = ["run", "tier", "exit", "participations", "MB down", "MB up", "GFLOP", "sim. s"]
+    head.append("CPU wall s")
     head[4:] = [f"{h} / participation" for h in head[4:]]
     rows = []
     for run in runs:
@@ -83,7 +89,7 @@ def tier_table(runs: list[Run]) -> str:
             rows.append([
                 run.label, name, str(exit_), str(row["clients"]),
                 f"{row['bytes_down'] / n / 1e6:.2f}", f"{row['bytes_up'] / n / 1e6:.2f}",
-                f"{row['flops'] / n / 1e9:.1f}", f"{sim / n:.1f}",
+                f"{row['flops'] / n / 1e9:.1f}", f"{sim / n:.1f}", f"{row['wall_s'] / n:.2f}",
             ])  # fmt: skip
     return markdown(head, rows)
 
@@ -108,6 +114,43 @@ def target_table(runs: list[Run], target: float) -> str:
     return markdown(head, rows)
 
 
+def shape_row(label: str, wer: list[float], central: list[float] | None) -> list[str]:
+    """First exit, last exit, first / last, and WER / centralized WER at the first and last."""
+    cells = [label, str(len(wer)), f"{wer[0]:.1f}", f"{wer[-1]:.1f}", f"{wer[0] / wer[-1]:.2f}"]
+    if central is None:
+        return [*cells, "—", "—"]
+    return [*cells, f"{wer[0] / central[0]:.2f}", f"{wer[-1] / central[len(wer) - 1]:.2f}"]
+
+
+def shape_table(runs: list[Run]) -> str:
+    """The shape of the per-exit curve: how much deeper exits gain, how far FL is from central.
+
+    Only the exits a run trains count (a one-tier model's deeper exits are untrained heads)."""
+    head = ["model", "split", "trained exits", "first exit", "last exit", "first / last"]
+    head += ["÷ centralized, first exit", "÷ centralized, last exit"]
+    rows = [
+        shape_row("paper: FL, FedAdam, mixed depths", list(PAPER_FL), list(PAPER_CENTRAL)),
+        shape_row("paper: centralized", list(PAPER_CENTRAL), None),
+    ]
+    for row in rows:
+        row.insert(1, "TED-LIUM 3")
+    central = next((run for run in runs if run.centralized), None)
+    for split in SPLITS:
+        reference = None
+        if central is not None:
+            values = final_record(central).get(f"{split}_wer_per_exit")
+            reference = [100 * v for v in values] if values else None
+        for run in runs:
+            values = [100 * v for v in final_record(run).get(f"{split}_wer_per_exit") or []]
+            wer = values[: trained_exits(run, len(values))]
+            if not wer:
+                continue
+            row = shape_row(run.label, wer, None if run.centralized else reference)
+            row.insert(1, split)
+            rows.append(row)
+    return markdown(head, rows)
+
+
 def markdown(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -119,11 +162,16 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--target", type=float, default=0.6, help="held-out WER, e.g. 0.6")
     args = parser.parse_args()
-    runs = [load_run(path) for path in args.runs]
+    missing = [path for path in args.runs if not (path / "model.safetensors").is_file()]
+    runs = [load_run(path) for path in args.runs if path not in missing]
     federated = [run for run in runs if not run.centralized]
     print("## WER per exit (%), final evaluation\n\n" + exit_table(runs) + "\n")
     print("## Per device tier\n\n" + tier_table([r for r in federated if r.config.get("devices")]))
     print(f"\n## Time to target\n\n{target_table(federated, args.target)}")
+    print(f"\n## Shape of the per-exit curve\n\n{shape_table(runs)}")
+    if missing:
+        names = ", ".join(path.name for path in missing)
+        print(f"\nNot finished, left out: {names} (scripts/early_exit_experiments.sh runs them).")
 
 
 if __name__ == "__main__":
