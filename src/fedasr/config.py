@@ -59,9 +59,9 @@ class DataSection(Section):
 
 
 class PartitionSection(Section):
-    scheme: Literal["speaker", "meta", "iid", "knob", "k_speakers", "dirichlet", "size_skew"] = (
-        "speaker"
-    )
+    scheme: Literal[
+        "speaker", "meta", "iid", "knob", "k_speakers", "dirichlet", "size_skew", "draw"
+    ] = "speaker"
     params: dict[str, Any] = Field(default_factory=dict)
     min_utterances: int = Field(1, ge=1)
     corrupt: list[CorruptGroup] = Field(default_factory=list)  # unequal client quality

@@ -12,6 +12,7 @@ from fedasr.data.partition import (
     by_meta,
     by_speaker,
     dirichlet,
+    draw,
     iid,
     k_speakers,
     noniid_knob,
@@ -115,6 +116,17 @@ def test_size_skew_follows_a_power_law() -> None:
     sizes = [len(ids) for ids in size_skew(utts, 10, exponent=1.0, seed=0).values()]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > 5 * sizes[-1]
     assert iid(utts, 10, seed=0) != size_skew(utts, 10, seed=0)
+
+
+def test_draw_builds_a_population_larger_than_the_corpus() -> None:
+    utts = corpus(speakers=2, per_speaker=10)
+    clients = draw(utts, num_clients=1000, per_client=3, seed=0)
+    assert len(clients) == 1000
+    assert all(len(set(ids)) == 3 for ids in clients.values())
+    assert clients == partition(utts, "draw", seed=0, num_clients=1000, per_client=3)
+    assert clients != draw(utts, num_clients=1000, per_client=3, seed=1)
+    with pytest.raises(ConfigError, match=r"partition\.per_client"):
+        draw(utts, num_clients=10, per_client=21)
 
 
 def test_bad_parameters_name_the_key() -> None:

@@ -126,6 +126,21 @@ def size_skew(
     )
 
 
+def draw(utts: Sequence[Utterance], num_clients: int, per_client: int, seed: int = 0) -> Partition:
+    """A population larger than the corpus (scale simulations): every client draws
+    `per_client` distinct utterances at random; different clients may share utterances."""
+    _require_positive("partition.num_clients", num_clients)
+    _require_positive("partition.per_client", per_client)
+    if per_client > len(utts):
+        raise ConfigError(f"partition.per_client: {per_client} > {len(utts)} utterances")
+    rng = np.random.default_rng(seed)
+    clients = {
+        f"client{c:05d}": [utts[i].id for i in rng.choice(len(utts), per_client, replace=False)]
+        for c in range(num_clients)
+    }
+    return _ordered(clients, utts)
+
+
 def _ordered(clients: Partition, utts: Sequence[Utterance]) -> Partition:
     """Utterance ids in manifest order within each client: stable, readable, seed-independent."""
     position = {utt.id: i for i, utt in enumerate(utts)}
@@ -145,6 +160,7 @@ PARTITIONERS: dict[str, Callable[..., Partition]] = {
     "k_speakers": k_speakers,
     "dirichlet": dirichlet,
     "size_skew": size_skew,
+    "draw": draw,
 }
 
 
