@@ -7,7 +7,12 @@ import math
 import pytest
 import torch
 
-from fedasr.algorithms.aggregate import WeightedSum, log_weight_dga, log_weight_examples
+from fedasr.algorithms.aggregate import (
+    WeightedSum,
+    all_finite,
+    log_weight_dga,
+    log_weight_examples,
+)
 
 
 def test_weighted_mean_by_examples_matches_hand_computation() -> None:
@@ -65,3 +70,15 @@ def test_dga_weight_is_exp_minus_beta_loss_with_cap_and_zero_for_non_finite() ->
 def test_non_finite_weight_is_rejected_loudly() -> None:
     with pytest.raises(ValueError):
         WeightedSum(2).add(torch.zeros(2), -math.inf)
+
+
+def test_all_finite_is_exact_even_where_the_sum_overflows() -> None:
+    vector = torch.ones(1000)
+    assert all_finite(vector)
+    for bad in (math.inf, -math.inf, math.nan):
+        spoiled = vector.clone()
+        spoiled[500] = bad
+        assert not all_finite(spoiled)
+    huge = torch.full((4,), 3e38)  # finite coordinates whose float32 sum is inf
+    assert all_finite(huge)
+    assert not all_finite(torch.tensor([3e38, 3e38, math.inf, -math.inf]))

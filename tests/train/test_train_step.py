@@ -117,6 +117,26 @@ def test_optimizers_by_name_and_reset() -> None:
     adamw = make_optimizer(params, "adamw", 0.1, 0.0, 0.01)
     adamw.state[params[0]]["step"] = torch.tensor(3.0)
     reset_optimizer(adamw, 0.5)
-    assert not adamw.state and adamw.param_groups[0]["lr"] == 0.5
+    assert adamw.param_groups[0]["lr"] == 0.5
+    assert all(not value.any() for state in adamw.state.values() for value in state.values())
     with pytest.raises(ConfigError, match="allowed: 'sgd', 'adamw'"):
         make_optimizer(params, "adam", 0.1, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(("name", "momentum"), [("adamw", 0.0), ("sgd", 0.9)])
+def test_a_reset_optimizer_steps_exactly_like_a_fresh_one(
+    batch: Batch, name: str, momentum: float
+) -> None:
+    def steps(model: ConformerCTC, optimizer: torch.optim.Optimizer) -> None:
+        for _ in range(2):
+            train_step(model, optimizer, batch)
+
+    used, fresh = build_model(DEEP, seed=0), build_model(DEEP, seed=0)
+    optimizer = make_optimizer(used.parameters(), name, 0.01, momentum, 0.01)
+    steps(used, optimizer)  # leaves moments and step counts behind
+    fresh.load_state_dict(used.state_dict())
+    reset_optimizer(optimizer, 0.01)
+    steps(used, optimizer)
+    steps(fresh, make_optimizer(fresh.parameters(), name, 0.01, momentum, 0.01))
+    pairs = zip(used.parameters(), fresh.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from fedasr.algorithms.aggregate import log_weight_examples
+from fedasr.algorithms.aggregate import all_finite, log_weight_examples
 from fedasr.algorithms.base import (
     Broadcast,
     ClientCost,
@@ -94,7 +94,8 @@ class FedAvg:
         worker.model.frontend.requires_grad_(not self.freeze_frontend)
         hook = self._proximal_hook(worker, broadcast.params) if self.prox_mu > 0 else None
         stats = worker.local_train(task, broadcast.lr, after_backward=hook)
-        delta = broadcast.params[start:span] - worker.flat[start:span]
+        # the delta travels on the CPU whatever device trained (a no-op copy on the CPU)
+        delta = broadcast.params[start:span] - worker.flat[start:span].cpu()
         cost = ClientCost(
             bytes_down=tensor_bytes(broadcast.params[:span]),
             bytes_up=tensor_bytes(delta),
@@ -113,11 +114,12 @@ class FedAvg:
         self, worker: WorkerContext, global_params: torch.Tensor
     ) -> Callable[[], None]:
         """FedProx: the gradient of mu/2 ||theta - theta_global||^2, added after backward."""
+        anchor = global_params.to(worker.device)  # once per client; the same tensor on the CPU
         pairs = [
             (param, global_view)
             for param, global_view in zip(
                 (dict(worker.model.named_parameters())[n] for n in worker.layout.names),
-                worker.layout.views(global_params).values(),
+                worker.layout.views(anchor).values(),
                 strict=True,
             )
         ]
@@ -135,7 +137,7 @@ class FedAvg:
             result.client_id, ok=True, cost=result.cost, loss_per_frame=result.loss_per_frame,
             log_weight=log_weight, depth=result.depth, stats=dict(result.stats),
         )  # fmt: skip
-        if result.delta is None or not bool(torch.isfinite(result.delta).all()):
+        if result.delta is None or not all_finite(result.delta):
             report.ok, report.error = False, "non-finite model update"
         elif not math.isfinite(log_weight):
             report.ok, report.error = False, "zero or non-finite aggregation weight"

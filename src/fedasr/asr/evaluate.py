@@ -11,7 +11,7 @@ import torch
 from fedasr.asr.decode import Decoder, choose_exit_by_entropy, greedy_decode
 from fedasr.asr.wer import Scores, score, score_by_group
 from fedasr.data.batching import SpeechData, batch_rows
-from fedasr.models.conformer import ConformerCTC
+from fedasr.models.conformer import ConformerCTC, model_device, on_host
 
 
 @dataclass
@@ -47,6 +47,7 @@ def evaluate(
     `groups` gives a group name per row of the split (e.g. its speaker) for per-group tables.
     """
     model.eval()
+    device = model_device(model)
     decode = decoder or functools.partial(greedy_decode, tokenizer=data.tokenizer)
     rows = [
         r for r in (rows if rows is not None else range(len(data))) if data.texts[r] is not None
@@ -56,8 +57,8 @@ def evaluate(
     chosen_hyps: list[str] = []
     chosen_exits: list[int] = []
     for batch_rows_ in batch_rows(rows, data.lengths, max_frames):
-        batch = data.collate(batch_rows_)
-        output = model(batch.feats, batch.feat_lens, depth=depth)
+        batch = data.collate(batch_rows_).to(device)
+        output = on_host(model(batch.feats, batch.feat_lens, depth=depth))
         decoded = [decode(lp, output.lengths) for lp in output.log_probs]
         if not hyps:
             hyps = [[] for _ in decoded]

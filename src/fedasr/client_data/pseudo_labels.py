@@ -17,7 +17,7 @@ import torch
 from fedasr.asr.decode import confidence, greedy_ids, token_confidence
 from fedasr.asr.wer import word_errors
 from fedasr.data.batching import SpeechData, batch_rows
-from fedasr.models.conformer import ConformerCTC
+from fedasr.models.conformer import ConformerCTC, model_device, on_host
 from fedasr.models.dims import ConformerDims
 from fedasr.models.flops import batch_flops
 
@@ -50,8 +50,8 @@ def label_rows(
     model.eval()
     out = PseudoLabels()
     for group in batch_rows(rows, data.lengths, max_frames):  # no rng: a fixed grouping
-        batch = data.collate(group, None, transform)
-        output = model(batch.feats, batch.feat_lens, depth=depth)
+        batch = data.collate(group, None, transform).to(model_device(model))
+        output = on_host(model(batch.feats, batch.feat_lens, depth=depth))
         log_probs = output.log_probs[-1]
         ids = greedy_ids(log_probs, output.lengths)
         values = SCORES[score](log_probs, output.lengths).tolist()

@@ -8,7 +8,7 @@ keeps the padding small; shuffling buckets and batch order keeps SGD stochastic.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -37,6 +37,19 @@ class Batch:
     @property
     def audio_seconds(self) -> float:
         return self.frames / self.frames_per_second
+
+    def to(self, device: torch.device) -> Batch:
+        """This batch's tensors on `device` (itself when they are there already); the copies
+        are issued non-blocking so that they overlap with the host's work on a GPU."""
+        if self.feats.device == device:
+            return self
+        return replace(
+            self,
+            feats=self.feats.to(device, non_blocking=True),
+            feat_lens=self.feat_lens.to(device, non_blocking=True),
+            targets=self.targets.to(device, non_blocking=True),
+            target_lens=self.target_lens.to(device, non_blocking=True),
+        )
 
 
 def batch_rows(

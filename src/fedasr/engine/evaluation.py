@@ -16,8 +16,14 @@ from fedasr.models.dims import ConformerDims
 
 
 class ServerEvaluator:
-    def __init__(self, dims: ConformerDims, bundle: DataBundle, section: EvalSection) -> None:
-        self.model = build_model(dims)
+    def __init__(
+        self,
+        dims: ConformerDims,
+        bundle: DataBundle,
+        section: EvalSection,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.model = build_model(dims).to(device)
         self.layout = ParamLayout.of(self.model, dims)
         self.flat = bind_flat(self.model, self.layout)
         self.bundle = bundle

@@ -86,9 +86,11 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 
 def bind_flat(model: nn.Module, layout: ParamLayout) -> torch.Tensor:
-    """Move the model's parameters into one flat buffer; the parameters become views of it."""
+    """Move the model's parameters into one flat buffer on the model's device; the parameters
+    become views of it."""
     named = dict(model.named_parameters())
-    flat = torch.empty(layout.numel, dtype=torch.float32)
+    device = next(iter(named.values())).device
+    flat = torch.empty(layout.numel, dtype=torch.float32, device=device)
     for name, view in layout.views(flat).items():
         view.copy_(named[name].detach())
         named[name].data = view

@@ -85,7 +85,9 @@ class FederatedRun:
         params = self.setup.init_params
         self.server = ServerState(params, self.algorithm_optimizer_state(params))
         self.state = LoopState()
-        self.evaluator = ServerEvaluator(self.setup.dims, self.setup.bundle, config.eval)
+        self.evaluator = ServerEvaluator(
+            self.setup.dims, self.setup.bundle, config.eval, config.executor.device
+        )
         self.executor: Executor | None = None
         self.hooks = build_hooks(config)
         for hook in self.hooks:

@@ -74,11 +74,14 @@ def _worker_main(spec: WorkerSpec, conn: Connection) -> None:
 def _context() -> Any:
     """forkserver: workers fork from a clean single-threaded server that has already imported
     torch and the worker code (a fork of this process could inherit running OpenMP threads;
-    spawn would re-import torch in every worker, seconds each)."""
+    spawn would re-import torch in every worker, seconds each). torch._dynamo too: building
+    the first optimizer imports it, 2.5 s of every worker's start here otherwise."""
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     context = mp.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "fedasr.engine.worker", "fedasr.engine.process_pool"])
+    context.set_forkserver_preload(
+        ["torch", "torch._dynamo", "fedasr.engine.worker", "fedasr.engine.process_pool"]
+    )
     return context
 
 

@@ -15,7 +15,7 @@ from fedasr.data.partition import partition
 from fedasr.engine.cohort import ClientRegistry
 from fedasr.engine.executors import default_workers
 from fedasr.engine.flat import ParamLayout, bind_flat
-from fedasr.engine.worker import WorkerSpec
+from fedasr.engine.worker import WorkerSpec, resolve_device
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
@@ -75,6 +75,7 @@ def initial_params(
 
 
 def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -> Setup:
+    resolve_device(config.executor.device)  # fail before any data is loaded
     bundle = load_data(config.data, tokenizer_dir, progress=progress)
     registry = build_registry(config, bundle)
     # before the train handle is made: hidden transcripts never reach a worker

@@ -23,7 +23,7 @@ from fedasr.data.batching import batch_rows, seconds_to_frames
 from fedasr.data.bundle import SplitHandle
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.engine.flat import ParamLayout, bind_flat
-from fedasr.errors import FedasrError
+from fedasr.errors import ConfigError, FedasrError
 from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
 from fedasr.models.flops import batch_flops
@@ -32,6 +32,32 @@ from fedasr.train.step import make_optimizer, reset_optimizer, train_step
 
 class ClientFailure(FedasrError):
     """A client that cannot contribute this round (timeout, non-finite loss, no data)."""
+
+
+DEVICES = "'cpu', 'cuda' or 'cuda:N'"
+
+
+def resolve_device(name: str) -> torch.device:
+    """`executor.device` as a torch device, or a ConfigError that names the key when this
+    machine cannot use it (checked when a run starts and again in every worker)."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"executor.device: got {name!r}; accepted: {DEVICES}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"executor.device: got {name!r}; accepted: {DEVICES}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"executor.device: got {name!r} but CUDA is not available on this machine "
+            "(torch.cuda.is_available() is False: no GPU, or a CPU-only torch build); "
+            "use executor.device=cpu"
+        )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(
+            f"executor.device: got {name!r}; this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
+    return device
 
 
 @dataclass(frozen=True)
@@ -64,10 +90,10 @@ class WorkerContext:
         self.spec = spec
         self.config = ExperimentConfig.model_validate(spec.config)
         self.dims = ConformerDims(**spec.dims)
-        self.device = torch.device(spec.device)
+        self.device = resolve_device(spec.device)
         self.model = build_model(self.dims).to(self.device)
         self.layout = ParamLayout.of(self.model, self.dims)
-        self.flat = bind_flat(self.model, self.layout)
+        self.flat = bind_flat(self.model, self.layout)  # on self.device
         client = self.config.client
         self.optimizer = make_optimizer(
             self.model.parameters(),
@@ -85,7 +111,7 @@ class WorkerContext:
         self.data_report: dict[str, float] = {}  # the last client's data statistics
 
     def load(self, params: torch.Tensor) -> None:
-        self.flat.copy_(params)
+        self.flat.copy_(params, non_blocking=True)  # host to device; ordered before any step
 
     def take_data_report(self) -> dict[str, float]:
         """The last client's data statistics (pseudo-label counts), handed out once: the

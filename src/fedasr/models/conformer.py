@@ -154,6 +154,15 @@ class ModelOutput:
     hidden: list[torch.Tensor]  # top-level features (B, T', feature_dim) per exit
 
 
+def on_host(output: ModelOutput) -> ModelOutput:
+    """Log-probabilities and lengths on the CPU, where decoding runs (no copy on the CPU)."""
+    return ModelOutput([lp.cpu() for lp in output.log_probs], output.lengths.cpu(), output.hidden)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 class ConformerCTC(nn.Module):
     def __init__(self, dims: ConformerDims) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ replay), so a method that changes local training changes it for all of them cons
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ from torch import nn
 from fedasr.data.batching import Batch
 from fedasr.data.specaugment import SpecAugmentConfig, spec_augment
 from fedasr.errors import ConfigError
-from fedasr.models.conformer import ConformerCTC, ModelOutput
+from fedasr.models.conformer import ConformerCTC, ModelOutput, model_device
 
 
 @dataclass
@@ -65,9 +65,17 @@ def make_optimizer(
 
 
 def reset_optimizer(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Start a client from a clean optimizer without rebuilding it (no per-client allocation
-    of the optimizer object; its state tensors are recreated lazily on the first step)."""
-    optimizer.state.clear()
+    """Start a client from a clean optimizer without rebuilding it. Adam(W) state (step,
+    moments) is zeroed in place: the same numbers as fresh state, without allocating three
+    tensors per parameter for every client. Other optimizers' state is dropped and recreated
+    lazily on the first step (SGD's momentum buffer starts as a copy of the first gradient)."""
+    if isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW):
+        for state in optimizer.state.values():
+            for value in state.values():
+                if isinstance(value, torch.Tensor):
+                    value.zero_()
+    else:
+        optimizer.state.clear()
     for group in optimizer.param_groups:
         group["lr"] = lr
 
@@ -87,13 +95,16 @@ def train_step(
 ) -> StepResult:
     """Forward, loss (mean over utterances for the gradient), backward, hook, clip, step."""
     model.train()
-    feats = batch.feats
-    if specaugment is not None and generator is not None:
-        feats = spec_augment(feats, batch.feat_lens, specaugment, generator)
-    output = model(feats, batch.feat_lens, depth=depth)
+    host = batch
+    if specaugment is not None and generator is not None:  # masks drawn on the host: same
+        augmented = spec_augment(batch.feats, batch.feat_lens, specaugment, generator)
+        batch = replace(batch, feats=augmented)
+    batch = batch.to(model_device(model))  # a no-op on the CPU
+    output = model(batch.feats, batch.feat_lens, depth=depth)
     weights = exit_weights_for(len(output.log_probs), exit_weights)
     per_exit = ctc_losses(output, batch)
-    ctc = sum((w * loss for w, loss in zip(weights, per_exit, strict=True)), torch.zeros(()))
+    start = torch.zeros((), device=batch.feats.device)
+    ctc = sum((w * loss for w, loss in zip(weights, per_exit, strict=True)), start)
     # extra_loss (distillation, proximal terms) is a per-utterance mean; scale it like the CTC sum
     loss = ctc if extra_loss is None else ctc + extra_loss(output, batch) * batch.size
     finite = bool(torch.isfinite(loss))
@@ -108,8 +119,8 @@ def train_step(
         optimizer.step()
     return StepResult(
         loss_sum=float(ctc.detach()),
-        utterances=batch.size,
-        frames=batch.frames,
+        utterances=host.size,
+        frames=host.frames,  # counted on the host copy: no device round trip
         per_exit=[float(value.detach()) for value in per_exit],
         finite=finite,
     )
