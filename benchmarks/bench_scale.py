@@ -1,0 +1,141 @@
+"""Scale: many registered clients, a fixed cohort per round.
+
+    flock /tmp/fedasr-heavy.lock python benchmarks/bench_scale.py
+
+Clients come from `partition.scheme=draw`: each of N clients draws 3 utterances of the default
+corpus (3,000 training utterances, so clients share them), one local epoch of one 15-s batch.
+1. Memory: for N = 100, 1,000, 10,000 registered and 100 clients per round, a fresh process
+   builds the run and trains `--memory-rounds` rounds; it reports the registry's size, the resident
+   set after setup and the peak resident set (ru_maxrss). The peak must not grow with N.
+2. Round time by cohort at 10,000 registered: 10, 25, 50, 100 clients per round, the median
+   of the rounds after the first (which builds the worker); a line fit gives seconds per
+   client and the fixed cost of a round; round time must grow linearly with the cohort.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from engine_bench import engine_config, fit_line, load1, loadavg, time_rounds
+
+from fedasr.engine.cohort import ClientRegistry
+from fedasr.engine.loop import FederatedRun
+
+PER_CLIENT = 3
+
+
+def population(run_dir: str, registered: int, cohort: int) -> FederatedRun:
+    config = engine_config(
+        run_dir,
+        "partition.scheme=draw",
+        f"partition.params={{num_clients: {registered}, per_client: {PER_CLIENT}}}",
+        f"rounds.clients_per_round={cohort}",
+        "rounds.total=100000",  # never the last round: no final checkpoint inside the timing
+    )
+    return FederatedRun(config, progress=False)
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def registry_bytes(registry: ClientRegistry) -> int:
+    arrays = registry.offsets.nbytes + registry.rows.nbytes + registry.frames.nbytes
+    return arrays + sum(sys.getsizeof(i) + 8 for i in registry.ids)
+
+
+def memory_child(registered: int, cohort: int, rounds: int) -> dict[str, Any]:
+    """Runs in its own process, so that ru_maxrss is this configuration's peak alone."""
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as root:
+        run = population(root, registered, cohort)
+        setup_rss = rss_mb()
+        times = time_rounds(run, "serial", 1, rounds)
+        return {
+            "registered": len(run.setup.registry),
+            "registry_kb": registry_bytes(run.setup.registry) / 1024,
+            "setup_rss_mb": setup_rss,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "round_s": statistics.median(times.steady),
+            "load": load1(),
+        }
+
+
+def memory_rows(sizes: list[int], cohort: int, rounds: int) -> list[dict[str, Any]]:
+    rows = []
+    for registered in sizes:
+        command = [sys.executable, __file__, "--child", str(registered), str(cohort), str(rounds)]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+        print(f"  {rows[-1]}", flush=True)
+    return rows
+
+
+def cohort_rows(registered: int, cohorts: list[int], rounds: int) -> list[dict[str, Any]]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as root:
+        for cohort in cohorts:
+            run = population(f"{root}/c{cohort}", registered, cohort)
+            load = load1()
+            times = time_rounds(run, "serial", 1, rounds)
+            median = statistics.median(times.steady)
+            rows.append({"cohort": cohort, "round_s": median, "rounds": times.steady, "load": load})
+            print(f"  cohort {cohort}: {median:.2f} s per round {times.steady}", flush=True)
+    return rows
+
+
+def print_tables(memory: list[dict[str, Any]], cohorts: list[dict[str, Any]]) -> None:
+    print("\n| registered | registry | RSS after setup | peak RSS | round (median) | load |")
+    print("|---|---|---|---|---|---|")
+    for row in memory:
+        print(
+            f"| {row['registered']:,} | {row['registry_kb']:.0f} KiB | "
+            f"{row['setup_rss_mb']:.0f} MiB | **{row['peak_rss_mb']:.0f} MiB** | "
+            f"{row['round_s']:.2f} s | {row['load']:.2f} |"
+        )
+    a, b, r2 = fit_line([r["cohort"] for r in cohorts], [r["round_s"] for r in cohorts])
+    print("\n| clients per round | round (median) | per client | line fit | load |")
+    print("|---|---|---|---|---|")
+    for row in cohorts:
+        fit = a + b * row["cohort"]
+        print(
+            f"| {row['cohort']} | {row['round_s']:.2f} s | "
+            f"{1000 * row['round_s'] / row['cohort']:.1f} ms | {fit:.2f} s | {row['load']:.2f} |"
+        )
+    print(f"\nfit: round = {a:.3f} s + {1000 * b:.1f} ms x cohort, R² = {r2:.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--registered", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--cohort", type=int, default=100)
+    parser.add_argument("--cohorts", type=int, nargs="+", default=[10, 25, 50, 100])
+    parser.add_argument("--rounds", type=int, default=4, help="per cohort, first = warm-up")
+    parser.add_argument("--memory-rounds", type=int, default=2, help="per registered count")
+    parser.add_argument("--child", type=int, nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(memory_child(*args.child)))
+        return
+    torch.set_num_threads(1)
+    print(f"/proc/loadavg at start: {loadavg()}", flush=True)
+    memory = memory_rows(args.registered, args.cohort, args.memory_rounds)
+    cohorts = cohort_rows(max(args.registered), args.cohorts, args.rounds)
+    print_tables(memory, cohorts)
+    print(f"/proc/loadavg at end: {loadavg()}")
+
+
+if __name__ == "__main__":
+    main()
