@@ -4,7 +4,7 @@
 
 Clients come from `partition.scheme=draw`: each of N clients draws 3 utterances of the default
 corpus (3,000 training utterances, so clients share them), one local epoch of one 15-s batch.
-1. Memory: for N = 100, 1,000, 10,000 registered and 100 clients per round, a fresh process
+1. Memory: for N = 100, 1,000, 10,000 registered and 50 clients per round, a fresh process
    builds the run and trains `--memory-rounds` rounds; it reports the registry's size, the resident
    set after setup and the peak resident set (ru_maxrss). The peak must not grow with N.
 2. Round time by cohort at 10,000 registered: 10, 25, 50, 100 clients per round, the median
@@ -120,9 +120,9 @@ def print_tables(memory: list[dict[str, Any]], cohorts: list[dict[str, Any]]) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--registered", type=int, nargs="+", default=[100, 1000, 10000])
-    parser.add_argument("--cohort", type=int, default=100)
+    parser.add_argument("--cohort", type=int, default=50)
     parser.add_argument("--cohorts", type=int, nargs="+", default=[10, 25, 50, 100])
-    parser.add_argument("--rounds", type=int, default=4, help="per cohort, first = warm-up")
+    parser.add_argument("--rounds", type=int, default=3, help="per cohort, first = warm-up")
     parser.add_argument("--memory-rounds", type=int, default=2, help="per registered count")
     parser.add_argument("--child", type=int, nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
