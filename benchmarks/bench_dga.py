@@ -5,6 +5,19 @@ clients corrupted, over several seeds. Writes the tables (markdown, stdout) and 
     python benchmarks/bench_dga.py --corpus /work/corpora/small --out runs/bench_dga \\
         --plot docs/results/dga.png
 
+The run behind docs/results/dga.md (digits corpus, fewer clients per round with more local
+steps, FedAvg and FedAvg + DGA only; build the corpus first with
+`fedasr data synth --out /work/corpora/digits --size small --vocab digits`):
+
+    python benchmarks/bench_dga.py --corpus /work/corpora/digits --out runs/bench_dga_digits2 \\
+        --rounds 30 --eval-every 2 --seeds 0 1 2 --methods "FedAvg+DGA b=5" \\
+        --plot docs/results/dga.png \\
+        --set rounds.clients_per_round=4 client.local_epochs=2 client.batch_seconds=5
+
+`--methods` picks arms (FedAvg, the baseline, is always run), `--conditions` clean and/or
+corrupted, `--set` adds config overrides to every run. Server-Adam runs are named with their lr
+and tau, so an lr pilot sits in the same --out and the chosen lr's runs are reused.
+
 Per condition and seed, the target is FedAvg's best held-out WER; "rounds" is the first
 evaluation at or below it, the speed-up is FedAvg's rounds ÷ the method's, and the WERR is
 (FedAvg's final WER − the method's final WER) ÷ FedAvg's final WER. Runs already complete
@@ -14,6 +27,7 @@ are read back, not repeated (see fl_bench.py).
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -41,12 +55,12 @@ CORRUPT = (
 )
 
 
-def methods(adam_lr: float, adam_tau: float) -> dict[str, list[str]]:
+def methods(adam_lr: float, adam_tau: float, only: list[str] | None = None) -> dict[str, list[str]]:
     """The issue's five arms, plus DGA on plain FedAvg (server SGD) to see the weighting
-    apart from the server optimizer."""
+    apart from the server optimizer; `only`: these labels (FedAvg, the baseline, always)."""
     sgd = ["server.optimizer=sgd", "server.lr=1.0"]
     adam = ["server.optimizer=adam", f"server.lr={adam_lr}", f"server.tau={adam_tau}"]
-    return {
+    arms = {
         "FedAvg": sgd,
         "Adam": adam,
         "Adam+DGA b=1": [*adam, "algorithm={name: dga, beta: 1}"],
@@ -54,6 +68,10 @@ def methods(adam_lr: float, adam_tau: float) -> dict[str, list[str]]:
         "Adam+DGA b=20": [*adam, "algorithm={name: dga, beta: 20}"],
         "FedAvg+DGA b=5": [*sgd, "algorithm={name: dga, beta: 5}"],
     }
+    unknown = set(only or []) - set(arms)
+    if unknown:
+        raise SystemExit(f"unknown method(s) {sorted(unknown)}; known: {list(arms)}")
+    return {k: v for k, v in arms.items() if only is None or k == "FedAvg" or k in only}
 
 
 CONDITIONS = {"clean": [], "corrupted": [CORRUPT]}
@@ -71,6 +89,7 @@ def common(args: argparse.Namespace) -> list[str]:
         "logging.tensorboard=false",
         "logging.progress=false",
         "logging.checkpoint_every=10",
+        *args.set,
     ]
 
 
@@ -78,18 +97,27 @@ def slug(label: str) -> str:
     return label.lower().replace("+", "_").replace(" ", "").replace("=", "")
 
 
+def run_name(condition: str, label: str, seed: int, args: argparse.Namespace) -> str:
+    """The run's directory name; server-Adam arms carry their lr and tau, so runs with other
+    settings (the lr pilot) sit beside them in the same --out."""
+    adam = "server.optimizer=adam" in methods(args.adam_lr, args.adam_tau)[label]
+    tag = f"-lr{args.adam_lr:g}-tau{args.adam_tau:g}" if adam else ""
+    return f"{condition}-{slug(label)}{tag}-s{seed}"
+
+
 def run_grid(args: argparse.Namespace) -> dict[tuple[str, str, int], Run]:
     """Every (condition, seed) group of runs holds the machine's lock once: a group is a few
     minutes, short enough for other heavy jobs to interleave between groups."""
     runs: dict[tuple[str, str, int], Run] = {}
     total = 0.0
-    for condition, extra in CONDITIONS.items():
+    for condition in args.conditions:
+        extra = CONDITIONS[condition]
         for seed in args.seeds:
             group = {
                 label: [*common(args), *overrides, *extra, f"seed={seed}",
-                        f"name={condition}-{slug(label)}-s{seed}",
-                        f"run_dir={args.out / f'{condition}-{slug(label)}-s{seed}'}"]
-                for label, overrides in methods(args.adam_lr, args.adam_tau).items()
+                        f"name={run_name(condition, label, seed, args)}",
+                        f"run_dir={args.out / run_name(condition, label, seed, args)}"]
+                for label, overrides in methods(args.adam_lr, args.adam_tau, args.methods).items()
             }  # fmt: skip
             base = REPO / "configs" / "fedavg.yaml"
             todo = [o for o in group.values() if not finished(load_config(base, o))]
@@ -102,10 +130,18 @@ def run_grid(args: argparse.Namespace) -> dict[tuple[str, str, int], Run]:
     return runs
 
 
+def mean_sd(values: list[float], fmt: str) -> str:
+    """'mean ± sample standard deviation' over the seeds."""
+    if len(values) < 2:
+        return fmt.format(values[0]) if values else "—"
+    sd = fmt.replace("+", "").format(statistics.stdev(values))
+    return f"{fmt.format(statistics.mean(values))} ± {sd}"
+
+
 def summarize(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace) -> None:
-    labels = list(methods(args.adam_lr, args.adam_tau))
-    for condition in CONDITIONS:
-        rows = []
+    labels = list(methods(args.adam_lr, args.adam_tau, args.methods))
+    for condition in args.conditions:
+        rows, raw = [], []
         for label in labels:
             finals, reach, speed, gains, shares = [], [], [], [], []
             for seed in args.seeds:
@@ -123,17 +159,22 @@ def summarize(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace) -
                 gains.append(100 * (werr(base_final.value, final.value) or 0.0))
                 share = series(run.records, "corrupted_weight_share")
                 shares.append(sum(p.value for p in share) / len(share) if share else None)
-            row = [label, spread(finals, "{:.1f}"), spread(reach, "{:.0f}"),
-                   spread(speed, "{:.2f}×"), spread(gains, "{:+.1f} %")]  # fmt: skip
+            row = [label, spread(finals, "{:.1f}"), mean_sd(finals, "{:.1f}"),
+                   spread(reach, "{:.0f}"), spread(speed, "{:.2f}×"),
+                   spread(gains, "{:+.1f} %"), mean_sd(gains, "{:+.1f}")]  # fmt: skip
+            raw.append([label, *(f"{w:.1f} / {'n/r' if r is None else r}"
+                                 for w, r in zip(finals, reach, strict=True))])  # fmt: skip
             if condition == "corrupted":
                 row.append(spread(shares, "{:.3f}"))
             rows.append(row)
-        header = ["method", "final held-out WER %", "rounds to FedAvg's best", "speed-up",
-                  "final WERR vs FedAvg"]  # fmt: skip
+        header = ["method", "final held-out WER %", "mean ± sd", "rounds to FedAvg's best",
+                  "speed-up", "final WERR vs FedAvg", "mean ± sd (%)"]  # fmt: skip
         if condition == "corrupted":
             header.append("corrupted clients' weight share")
         print(f"\n### {condition} ({len(args.seeds)} seeds: median (min–max))\n")
         print(markdown_table(header, rows))
+        print(f"\nper seed ({condition}): final held-out WER % / rounds to FedAvg's best\n")
+        print(markdown_table(["method", *(f"seed {s}" for s in args.seeds)], raw))
 
 
 def plot(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace, path: Path) -> None:
@@ -143,9 +184,13 @@ def plot(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace, path: 
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, axes = plt.subplots(1, len(CONDITIONS), figsize=(11, 4), sharey=True)
-    for ax, condition in zip(axes, CONDITIONS, strict=True):
-        for index, label in enumerate(methods(args.adam_lr, args.adam_tau)):
+    fig, axes = plt.subplots(
+        1, len(args.conditions), figsize=(5.5 * len(args.conditions), 4), sharey=True,
+        squeeze=False,
+    )  # fmt: skip
+    axes = axes[0]
+    for ax, condition in zip(axes, args.conditions, strict=True):
+        for index, label in enumerate(methods(args.adam_lr, args.adam_tau, args.methods)):
             curves = [series(runs[(condition, label, s)].records, METRIC) for s in args.seeds]
             steps = [p.step for p in curves[0]]
             values = np.array([[100 * p.value for p in curve] for curve in curves])
@@ -172,6 +217,11 @@ def main() -> None:
     parser.add_argument("--adam-lr", type=float, default=0.003)
     parser.add_argument("--adam-tau", type=float, default=1e-4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="more config overrides for every run")  # fmt: skip
+    parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS),
+                        default=list(CONDITIONS))  # fmt: skip
+    parser.add_argument("--methods", nargs="+", help="only these arms (labels), and FedAvg")
     parser.add_argument("--plot", type=Path, default=Path("docs/results/dga.png"))
     args = parser.parse_args()
     runs = run_grid(args)
