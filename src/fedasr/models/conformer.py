@@ -160,7 +160,10 @@ def on_host(output: ModelOutput) -> ModelOutput:
 
 
 def model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    """Where the model's parameters live (the CPU for a model without any, e.g. a stub)."""
+    parameters = getattr(model, "parameters", None)
+    first = next(parameters(), None) if parameters is not None else None
+    return torch.device("cpu") if first is None else first.device
 
 
 class ConformerCTC(nn.Module):
