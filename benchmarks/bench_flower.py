@@ -6,6 +6,7 @@ torch and fedasr (nothing of the system install changes; torch stays 2.13.0+cpu)
 
     python3.11 -m venv --system-site-packages /tmp/flwrvenv
     /tmp/flwrvenv/bin/pip install -c constraints.txt 'flwr[simulation]==1.41.0'
+    # the same pin: benchmarks/flower-requirements.txt
 
 Run (on the shared machine, under the heavy-job lock):
 
@@ -26,6 +27,11 @@ Each (framework, regime, repeat) runs in a fresh process. Start-up = time from t
 the framework's work (after `import torch, fedasr`; importing flwr and ray counts for Flower)
 to the end of round 1, less one steady-state round; steady state = the median of rounds 2..R.
 Neither side evaluates or checkpoints during the timed rounds.
+
+Weights: the largest absolute difference of the global weights after every round, fedasr
+against Flower's FedAvg (float32 in reply order: rounding, which AdamW clients then amplify),
+and against one more Flower run whose strategy aggregates with fedasr's code (must be 0: the
+clients' work is the same computation). Results: docs/benchmarks.md, "Against Flower".
 """
 
 from __future__ import annotations
