@@ -133,7 +133,7 @@ class Pair:
 
 def prepared_run(regime: str, root: str, index: int) -> tuple[FederatedRun, float]:
     started = time.perf_counter()
-    run = FederatedRun(regime_config(regime, f"{root}/run{index}"), progress=False)
+    run = FederatedRun(regime_config(regime, f"{root}/{regime}{index}"), progress=False)
     return run, time.perf_counter() - started
 
 
