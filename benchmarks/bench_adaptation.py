@@ -78,7 +78,7 @@ def adapt(b: Path, a: Path, model: Path, out: Path, args: argparse.Namespace) ->
         "logging.tensorboard=false", "logging.checkpoint_every=10", f"seed={args.seed}",
     ]  # fmt: skip
     replay = (
-        f"server.replay={{manifest: {a / 'train.jsonl'}, steps: {args.replay_steps}, "
+        f"server.replay={{manifest: {(a / 'train.jsonl').resolve()}, steps: {args.replay_steps}, "
         f"lr: {args.replay_lr}, trainable: all}}"
     )
     variants = {"FL adaptation": [], "FL adaptation + server replay": [replay]}

@@ -55,11 +55,17 @@ CORRUPT = (
 )
 
 
-def methods(adam_lr: float, adam_tau: float, only: list[str] | None = None) -> dict[str, list[str]]:
+def methods(args: argparse.Namespace) -> dict[str, list[str]]:
     """The issue's five arms, plus DGA on plain FedAvg (server SGD) to see the weighting
-    apart from the server optimizer; `only`: these labels (FedAvg, the baseline, always)."""
+    apart from the server optimizer; `args.methods`: these labels (FedAvg, the baseline,
+    always). The server-Adam arms are an optimizer *pair*: `--adam-client-lr` gives them their
+    own client learning rate (the cosine schedule's floor scaled with it)."""
+    only = args.methods
     sgd = ["server.optimizer=sgd", "server.lr=1.0"]
-    adam = ["server.optimizer=adam", f"server.lr={adam_lr}", f"server.tau={adam_tau}"]
+    adam = ["server.optimizer=adam", f"server.lr={args.adam_lr}", f"server.tau={args.adam_tau}"]
+    if args.adam_client_lr is not None:
+        adam += [f"client.lr={args.adam_client_lr}",
+                 f"client.lr_schedule.min_lr={args.adam_client_lr / 10:g}"]  # fmt: skip
     arms = {
         "FedAvg": sgd,
         "Adam": adam,
@@ -100,8 +106,10 @@ def slug(label: str) -> str:
 def run_name(condition: str, label: str, seed: int, args: argparse.Namespace) -> str:
     """The run's directory name; server-Adam arms carry their lr and tau, so runs with other
     settings (the lr pilot) sit beside them in the same --out."""
-    adam = "server.optimizer=adam" in methods(args.adam_lr, args.adam_tau)[label]
+    adam = "server.optimizer=adam" in methods(args)[label]
     tag = f"-lr{args.adam_lr:g}-tau{args.adam_tau:g}" if adam else ""
+    if adam and args.adam_client_lr is not None:
+        tag += f"-clr{args.adam_client_lr:g}"
     return f"{condition}-{slug(label)}{tag}-s{seed}"
 
 
@@ -117,7 +125,7 @@ def run_grid(args: argparse.Namespace) -> dict[tuple[str, str, int], Run]:
                 label: [*common(args), *overrides, *extra, f"seed={seed}",
                         f"name={run_name(condition, label, seed, args)}",
                         f"run_dir={args.out / run_name(condition, label, seed, args)}"]
-                for label, overrides in methods(args.adam_lr, args.adam_tau, args.methods).items()
+                for label, overrides in methods(args).items()
             }  # fmt: skip
             base = REPO / "configs" / "fedavg.yaml"
             todo = [o for o in group.values() if not finished(load_config(base, o))]
@@ -139,7 +147,7 @@ def mean_sd(values: list[float], fmt: str) -> str:
 
 
 def summarize(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace) -> None:
-    labels = list(methods(args.adam_lr, args.adam_tau, args.methods))
+    labels = list(methods(args))
     for condition in args.conditions:
         rows, raw = [], []
         for label in labels:
@@ -190,7 +198,7 @@ def plot(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace, path: 
     )  # fmt: skip
     axes = axes[0]
     for ax, condition in zip(axes, args.conditions, strict=True):
-        for index, label in enumerate(methods(args.adam_lr, args.adam_tau, args.methods)):
+        for index, label in enumerate(methods(args)):
             curves = [series(runs[(condition, label, s)].records, METRIC) for s in args.seeds]
             steps = [p.step for p in curves[0]]
             values = np.array([[100 * p.value for p in curve] for curve in curves])
@@ -216,6 +224,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--adam-lr", type=float, default=0.003)
     parser.add_argument("--adam-tau", type=float, default=1e-4)
+    parser.add_argument(
+        "--adam-client-lr",
+        type=float,
+        default=None,
+        help="client lr of the server-Adam arms (default: the config's)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="more config overrides for every run")  # fmt: skip

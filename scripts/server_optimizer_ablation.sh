@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Why server Adam loses to FedAvg here: 30-round runs on the digits corpus (the setting of
+# docs/results/dga.md: 30 speaker clients, 4 per round, 2 local epochs, 5-second batches, seed 0)
+# that separate the server update's gain, its lag (momentum) and its per-coordinate
+# normalization, and vary the client learning rate. Results: docs/benchmarks.md, "Why server
+# Adam loses here". About 90 s per run on 2 cores; each run holds the heavy-job lock.
+#
+#   bash scripts/server_optimizer_ablation.sh [OUT]        (default OUT: runs/server_ablation)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/server_ablation}
+CORPUS=${CORPUS:-corpora/digits}
+[ -f "$CORPUS/train.jsonl" ] || fedasr data synth --out "$CORPUS" --size small --vocab digits
+BASE=(configs/fedavg.yaml seed=0 "data.corpus=$CORPUS" rounds.total=30 eval.every=2
+      "eval.splits=[heldout]" eval.max_utterances=null logging.tensorboard=false
+      logging.progress=false logging.checkpoint_every=10 rounds.clients_per_round=4
+      client.local_epochs=2 client.batch_seconds=5 executor.workers=2 data.synth_if_missing=null)
+run() {
+    local name=$1; shift
+    [ -f "$OUT/$name/model.safetensors" ] && return
+    echo "$(date -u +%T) $name"
+    flock /tmp/fedasr-heavy.lock fedasr run "${BASE[@]}" -q "name=$name" "run_dir=$OUT/$name" "$@"
+}
+# the server update's gain and lag, no normalization
+run fedavg             server.optimizer=sgd server.lr=1.0
+run sgd-lr2            server.optimizer=sgd server.lr=2.0
+run momentum09-lr01    server.optimizer=momentum server.momentum=0.9 server.lr=0.1
+# Adam: normalization and momentum, one at a time
+run adam-lr001         server.optimizer=adam server.lr=0.001 server.tau=0.001
+run adam-lr003-bc      server.optimizer=adam server.lr=0.003 server.tau=0.001 server.bias_correction=true
+run adam-lr01          server.optimizer=adam server.lr=0.01 server.tau=0.001
+run adam-lr01-tau01    server.optimizer=adam server.lr=0.01 server.tau=0.01
+run adam-lr03-tau03    server.optimizer=adam server.lr=0.03 server.tau=0.03
+run adam-lr01-b0       server.optimizer=adam server.lr=0.01 server.tau=0.001 server.beta1=0.0
+run adam-lr01-b0-tau01-bc server.optimizer=adam server.lr=0.01 server.tau=0.01 server.beta1=0.0 server.bias_correction=true
+# a smaller client step leaves the server something to do
+run fedavg-clr001      server.optimizer=sgd server.lr=1.0 client.lr=0.001 client.lr_schedule.min_lr=0.0001
+run adam-lr01-clr001   server.optimizer=adam server.lr=0.01 server.tau=0.001 client.lr=0.001 client.lr_schedule.min_lr=0.0001
+run adam-lr03-clr001   server.optimizer=adam server.lr=0.03 server.tau=0.001 client.lr=0.001 client.lr_schedule.min_lr=0.0001
+run adam-lr01-clr0003  server.optimizer=adam server.lr=0.01 server.tau=0.001 client.lr=0.0003 client.lr_schedule.min_lr=0.00003
+python benchmarks/weight_displacement.py "$OUT"/*/
