@@ -8,7 +8,10 @@ model.
 
 The halves alternate over the sorted speaker ids (espeak, festival and flite voices in both).
 They are written as manifests with absolute audio paths under OUT/a and OUT/b (train, test =
-those speakers' test utterances, heldout = the held-out speakers).
+those speakers' test utterances, heldout = the held-out speakers). The pretraining is run once;
+the federated adaptation once per `--seeds` (cohorts, data order, dropout), with and without
+replay (runs OUT/adapt-sSEED and OUT/adapt_replay-lrLR-stepsN-sSEED; complete runs are read
+back, so a second call with another `--replay-lr` trains only the replay arm).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fl_bench import REPO, heavy_lock, markdown_table, run_once
+from fl_bench import REPO, heavy_lock, markdown_table, run_once, spread
 
 from fedasr.asr.evaluate import evaluate
 from fedasr.config import load_config
@@ -34,6 +37,7 @@ from fedasr.report.metrics import werr
 from fedasr.train.centralized import train_centralized
 
 SPLITS = ("train", "test", "heldout")
+UNADAPTED = "unadapted (central on half A)"
 
 
 def split_halves(corpus: Path, out: Path) -> tuple[Path, Path]:
@@ -70,22 +74,29 @@ def pretrain(half: Path, out: Path, epochs: int) -> Path:
     return model
 
 
-def adapt(b: Path, a: Path, model: Path, out: Path, args: argparse.Namespace) -> dict[str, Path]:
+def adapt(
+    b: Path, a: Path, model: Path, out: Path, args: argparse.Namespace, seed: int
+) -> dict[str, Path]:
     common = [
         f"data.corpus={b}", "data.synth_if_missing=null", f"model.init_from={model}",
         f"client.lr={args.client_lr}", f"rounds.total={args.rounds}", "rounds.clients_per_round=8",
         f"eval.every={args.rounds}", "eval.max_utterances=null", f"executor.workers={args.workers}",
-        "logging.tensorboard=false", "logging.checkpoint_every=10", f"seed={args.seed}",
+        "logging.tensorboard=false", "logging.checkpoint_every=10", f"seed={seed}",
     ]  # fmt: skip
     replay = (
-        f"server.replay={{manifest: {(a / 'train.jsonl').resolve()}, steps: {args.replay_steps}, "
-        f"lr: {args.replay_lr}, trainable: all}}"
+        f"server.replay={{manifest: {(a / 'train.jsonl').resolve()}, "
+        f"steps: {args.replay_steps}, lr: {args.replay_lr}, trainable: all}}"
     )
-    variants = {"FL adaptation": [], "FL adaptation + server replay": [replay]}
+    tag = f"lr{args.replay_lr:g}-steps{args.replay_steps}"
+    variants = {
+        "FL adaptation": ("adapt", []),
+        f"FL adaptation + server replay ({args.replay_steps} steps, lr {args.replay_lr:g})": (
+            f"adapt_replay-{tag}", [replay]),
+    }  # fmt: skip
     runs = {}
     with heavy_lock():  # two short runs, one turn on the machine
-        for label, extra in variants.items():
-            name = "adapt" if not extra else "adapt_replay"
+        for label, (name, extra) in variants.items():
+            name = f"{name}-s{seed}"
             run_dir, _ = run_once(
                 REPO / "configs" / "fedavg.yaml",
                 [*common, *extra, f"name={name}", f"run_dir={out / name}"],
@@ -104,6 +115,29 @@ def wer_of(model_file: Path, manifest: Path) -> float:
     return evaluate(model, data).final.wer
 
 
+def report(wers: dict[str, list[dict[str, float]]], sets: list[str], seeds: list[int]) -> None:
+    """Median (min–max) over the seeds of each model's WER and its WERR against the
+    unadapted model (one model: the pretraining does not depend on the federated seed)."""
+    (base,) = wers[UNADAPTED]
+    rows, raw = [], []
+    for label, per_seed in wers.items():
+        cells = []
+        for s in sets:
+            values = [100 * w[s] for w in per_seed]
+            gains = [100 * (werr(base[s], w[s]) or 0.0) for w in per_seed]
+            cells.append(f"{spread(values, '{:.1f}')}; WERR {spread(gains, '{:+.1f} %')}")
+        rows.append([label, *cells])
+        if label != UNADAPTED:
+            raw.append([label, *(" / ".join(f"{100 * w[s]:.1f}" for s in sets) for w in per_seed)])
+    print(
+        f"\nWER % ({len(seeds)} federated seeds: median (min–max)) "
+        "and WERR vs the unadapted model\n"
+    )
+    print(markdown_table(["model", *sets], rows))
+    print(f"\nper seed: WER % on {' / '.join(sets)}\n")
+    print(markdown_table(["model", *(f"seed {s}" for s in seeds)], raw))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path("/work/corpora/small"))
@@ -114,27 +148,20 @@ def main() -> None:
     parser.add_argument("--replay-steps", type=int, default=5)
     parser.add_argument("--replay-lr", type=float, default=0.001)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     a, b = split_halves(args.corpus, args.out)
     pretrained = pretrain(a, args.out, args.epochs)
-    models = {
-        "unadapted (central on half A)": pretrained,
-        **adapt(b, a, pretrained, args.out, args),
-    }
+    models: dict[str, list[Path]] = {UNADAPTED: [pretrained]}
+    for seed in args.seeds:
+        for label, path in adapt(b, a, pretrained, args.out, args, seed).items():
+            models.setdefault(label, []).append(path)
     sets = {"B test (adapted)": b / "test.jsonl", "held-out": b / "heldout.jsonl",
             "A test (pretraining)": a / "test.jsonl"}  # fmt: skip
     with heavy_lock():
-        wers = {m: {s: wer_of(path, manifest) for s, manifest in sets.items()}
-                for m, path in models.items()}  # fmt: skip
-    base = wers["unadapted (central on half A)"]
-    rows = []
-    for label, by_set in wers.items():
-        cells = [f"{100 * by_set[s]:.1f} ({100 * (werr(base[s], by_set[s]) or 0):+.1f} %)"
-                 for s in sets]  # fmt: skip
-        rows.append([label, *cells])
-    print("\nWER % (WERR vs the unadapted model)\n")
-    print(markdown_table(["model", *sets], rows))
+        wers = {label: [{s: wer_of(path, manifest) for s, manifest in sets.items()}
+                        for path in paths] for label, paths in models.items()}  # fmt: skip
+    report(wers, list(sets), args.seeds)
 
 
 if __name__ == "__main__":
