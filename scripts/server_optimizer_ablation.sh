@@ -6,6 +6,7 @@
 # Adam loses here". About 90 s per run on 2 cores; each run holds the heavy-job lock.
 #
 #   bash scripts/server_optimizer_ablation.sh [OUT]        (default OUT: runs/server_ablation)
+#   ONLY=sgd-lr2 bash scripts/server_optimizer_ablation.sh  (one run, by name)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/server_ablation}
@@ -17,6 +18,7 @@ BASE=(configs/fedavg.yaml seed=0 "data.corpus=$CORPUS" rounds.total=30 eval.ever
       client.local_epochs=2 client.batch_seconds=5 executor.workers=2 data.synth_if_missing=null)
 run() {
     local name=$1; shift
+    [ -n "${ONLY:-}" ] && [ "$name" != "$ONLY" ] && return
     [ -f "$OUT/$name/model.safetensors" ] && return
     echo "$(date -u +%T) $name"
     flock /tmp/fedasr-heavy.lock fedasr run "${BASE[@]}" -q "name=$name" "run_dir=$OUT/$name" "$@"
