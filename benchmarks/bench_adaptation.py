@@ -6,6 +6,9 @@ model.
 
     python benchmarks/bench_adaptation.py --corpus /work/corpora/small --out runs/bench_adapt
 
+The run in docs/results/dga.md: `--corpus /work/corpora/digits --out runs/bench_adapt_digits`,
+then the same with `--replay-lr 0.0001`.
+
 The halves alternate over the sorted speaker ids (espeak, festival and flite voices in both).
 They are written as manifests with absolute audio paths under OUT/a and OUT/b (train, test =
 those speakers' test utterances, heldout = the held-out speakers). The pretraining is run once;
@@ -96,10 +99,10 @@ def adapt(
     runs = {}
     with heavy_lock():  # two short runs, one turn on the machine
         for label, (name, extra) in variants.items():
-            name = f"{name}-s{seed}"
+            run_name = f"{name}-s{seed}"
             run_dir, _ = run_once(
                 REPO / "configs" / "fedavg.yaml",
-                [*common, *extra, f"name={name}", f"run_dir={out / name}"],
+                [*common, *extra, f"name={run_name}", f"run_dir={out / run_name}"],
                 locked=True,
             )
             runs[label] = run_dir / "model.safetensors"
