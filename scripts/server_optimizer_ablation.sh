@@ -40,4 +40,9 @@ run fedavg-clr001      server.optimizer=sgd server.lr=1.0 client.lr=0.001 client
 run adam-lr01-clr001   server.optimizer=adam server.lr=0.01 server.tau=0.001 client.lr=0.001 client.lr_schedule.min_lr=0.0001
 run adam-lr03-clr001   server.optimizer=adam server.lr=0.03 server.tau=0.001 client.lr=0.001 client.lr_schedule.min_lr=0.0001
 run adam-lr01-clr0003  server.optimizer=adam server.lr=0.01 server.tau=0.001 client.lr=0.0003 client.lr_schedule.min_lr=0.00003
+# clients that under-step (2 local steps a round, 300 rounds): the regime of Reddi et al.
+U=(client.max_steps=2 rounds.total=300 eval.every=10)
+run fedavg-2steps      "${U[@]}" server.optimizer=sgd server.lr=1.0
+run adam-lr003-2steps  "${U[@]}" server.optimizer=adam server.lr=0.003 server.tau=0.001
+run adam-lr01-2steps   "${U[@]}" server.optimizer=adam server.lr=0.01 server.tau=0.001
 python benchmarks/weight_displacement.py "$OUT"/*/
