@@ -3,11 +3,11 @@
     python benchmarks/weight_displacement.py runs/official_fedavg runs/official_fedadam
 
 For each run directory (config.yaml + model.safetensors) the initial weights are rebuilt from
-the run's own config and seed (the same `build_model(dims, seed)` the engine starts from), and
-|theta_final - theta_init| is summarized: quantiles over all coordinates, the share above
+the run's own config and seed by `fedasr.engine.setup.initial_params` (the engine's own start),
+and |theta_final - theta_init| is summarized: quantiles over all coordinates, the share above
 0.1 / 0.3, and the median by kind of parameter. Used in docs/benchmarks.md to see whether a
 server optimizer moves the weights too little (steps too small) or too much (noise amplified).
-Runs started from `model.init_from` are measured against that file instead.
+Runs started from `model.init_from` are measured against that file (the same function loads it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fl_bench import markdown_table
 
 from fedasr.config import load_config
-from fedasr.models.conformer import build_model
+from fedasr.engine.setup import initial_params
 from fedasr.models.factory import model_dims
 
 QUANTILES = (0.5, 0.9, 0.99, 0.999)
@@ -32,12 +32,13 @@ SAMPLE = 1_000_000  # torch.quantile refuses larger inputs; a seeded sample of c
 
 
 def initial_state(run: Path, final: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The weights the run started from, by the engine's own path (seeded init or
+    `model.init_from`)."""
     config = load_config(run / "config.yaml")
-    if config.model.init_from:
-        return load_file(config.model.init_from)
     vocab = final["exits.0.out.bias"].numel()
     dims = model_dims(config.model, vocab, config.data.features.n_mels)
-    return build_model(dims, seed=config.seed).state_dict()
+    layout, params = initial_params(config, dims)
+    return layout.views(params)
 
 
 def kind_of(name: str) -> str:
@@ -51,8 +52,8 @@ def displacement(run: Path) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     init = initial_state(run, final)
     by_kind: dict[str, list[torch.Tensor]] = {}
     for name, start in init.items():
-        if name.startswith("_") or name not in final:
-            continue  # CMVN statistics and the like are not trained weights
+        if name not in final:
+            continue
         moved = (final[name].float() - start.float()).abs().flatten()
         by_kind.setdefault(kind_of(name), []).append(moved)
     kinds = {k: torch.cat(v) for k, v in by_kind.items()}

@@ -51,4 +51,4 @@ run adam-lr01-2steps-15c "${U[@]}" rounds.clients_per_round=15 server.optimizer=
 # and with every client every round (30), 250 rounds
 run fedavg-2steps-30c  "${U[@]}" rounds.total=250 rounds.clients_per_round=30 server.optimizer=sgd server.lr=1.0
 run adam-lr01-2steps-30c "${U[@]}" rounds.total=250 rounds.clients_per_round=30 server.optimizer=adam server.lr=0.01 server.tau=0.001
-python benchmarks/weight_displacement.py "$OUT"/*/
+if [ -z "${ONLY:-}" ]; then python benchmarks/weight_displacement.py "$OUT"/*/; fi
