@@ -82,7 +82,7 @@ class SpecAugmentSection(Section):
 
 
 class LRScheduleSection(Section):
-    """Client learning rate as a function of the round (or epoch, centrally)."""
+    """A learning rate as a function of the round (client and server) or the epoch (centrally)."""
 
     kind: Literal["constant", "exponential", "step", "cosine"] = "constant"
     gamma: float = Field(0.95, gt=0)  # exponential: lr * gamma^t; step: lr * gamma^(t // every)
@@ -118,6 +118,9 @@ class ServerSection(Section):
     beta2: float = Field(0.99, ge=0, lt=1)
     tau: float = Field(1e-3, gt=0)
     bias_correction: bool = False
+    # server rate by round: Adam's normalized step does not shrink with the clients' rates, so
+    # a decaying client schedule does not anneal it; this does
+    lr_schedule: LRScheduleSection = Field(default_factory=LRScheduleSection)
     fallback_to_best: bool = False  # an evaluation worse than the best restores the best
     replay: ReplaySection | None = None  # train on server-held labelled data each round
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from fedasr.algorithms.server_opt import ServerOptimizer
+from fedasr.config import LRScheduleSection
 from fedasr.errors import ConfigError
 
 PARAMS = torch.tensor([1.0, -2.0])
@@ -88,3 +89,21 @@ def test_inputs_are_not_modified() -> None:
 def test_unknown_kind_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"server\.optimizer"):
         ServerOptimizer("adamm")
+
+
+def test_server_schedule_warms_up_then_decays() -> None:
+    schedule = LRScheduleSection(kind="cosine", warmup=1, min_lr=0.01)
+    opt = ServerOptimizer("adam", lr=0.1, schedule=schedule, total_rounds=4)
+    # warm-up round 0: lr * 1/2; then cosine over rounds 1..3 from 0.1 down to min_lr
+    assert [opt.lr_at(r) for r in range(4)] == pytest.approx([0.05, 0.1, 0.055, 0.01])
+
+
+def test_scheduled_rate_scales_the_step_not_the_state() -> None:
+    schedule = LRScheduleSection(kind="step", gamma=0.5, every=1)
+    scheduled = ServerOptimizer("adam", lr=0.2, schedule=schedule, total_rounds=3)
+    halved = ServerOptimizer("adam", lr=0.1)
+    state = scheduled.init_state(PARAMS)
+    params, new = scheduled.step(PARAMS, GRAD, state, round_index=1)  # lr 0.2 * 0.5
+    expected, expected_state = halved.step(PARAMS, GRAD, state)
+    assert torch.equal(params, expected)
+    assert all(torch.equal(new[k], expected_state[k]) for k in new)

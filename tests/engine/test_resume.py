@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from fedasr.engine.executors import make_executor
 from fedasr.engine.loop import FederatedRun, run_federated
 from fedasr.engine.rundir import read_metrics
 
-FOUR_ROUNDS = ("rounds.total=4", "eval.every=2", "server.optimizer=adam", "server.lr=0.01")
+# a server schedule by round: a resumed run must pick it up at the right round
+FOUR_ROUNDS = (
+    "rounds.total=4",
+    "eval.every=2",
+    "server.optimizer=adam",
+    "server.lr=0.01",
+    "server.lr_schedule.kind=cosine",
+    "server.lr_schedule.min_lr=0.001",
+)
 
 
 def test_four_rounds_straight_equal_two_plus_kill_plus_resume(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -32,8 +41,9 @@ def test_four_rounds_straight_equal_two_plus_kill_plus_resume(tiny_config, tmp_p
     assert torch.equal(straight.server.params, resumed.server.params)
     for key in straight.server.optimizer:
         assert torch.equal(straight.server.optimizer[key], resumed.server.optimizer[key])
-    rounds = [m["round"] for m in read_metrics(config.resolved_run_dir())]
-    assert rounds == [1, 2, 3, 4]
+    metrics = read_metrics(config.resolved_run_dir())
+    assert [m["round"] for m in metrics] == [1, 2, 3, 4]
+    assert [m["server_lr"] for m in metrics] == pytest.approx([0.01, 0.00775, 0.00325, 0.001])
 
 
 def test_resume_without_checkpoint_starts_over(tiny_config) -> None:  # type: ignore[no-untyped-def]
@@ -43,8 +53,6 @@ def test_resume_without_checkpoint_starts_over(tiny_config) -> None:  # type: ig
 
 
 def test_starting_a_new_run_over_an_old_one_is_refused(tiny_config) -> None:  # type: ignore[no-untyped-def]
-    import pytest
-
     from fedasr.errors import ConfigError
 
     config = tiny_config("rounds.total=1")

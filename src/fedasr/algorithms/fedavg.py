@@ -74,9 +74,10 @@ class FedAvg:
     def server_update(self, server: ServerState, acc: RoundAccumulator) -> dict[str, Any]:
         mean, covered = acc.weighted("delta").mean()
         server.params, server.optimizer = self.server_optimizer.step(
-            server.params, mean, server.optimizer, covered
+            server.params, mean, server.optimizer, covered, server.round
         )
         return {
+            "lr": self.server_optimizer.lr_at(server.round),
             "pseudo_grad_norm": float(mean.norm()),
             "covered_share": float(covered.float().mean()),
         }

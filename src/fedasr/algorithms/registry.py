@@ -26,7 +26,15 @@ class Entry:
 def server_optimizer(config: Any) -> ServerOptimizer:
     s = config.server
     return ServerOptimizer(
-        s.optimizer, s.lr, s.momentum, s.beta1, s.beta2, s.tau, s.bias_correction
+        s.optimizer,
+        s.lr,
+        s.momentum,
+        s.beta1,
+        s.beta2,
+        s.tau,
+        s.bias_correction,
+        schedule=s.lr_schedule,
+        total_rounds=config.rounds.total,
     )
 
 

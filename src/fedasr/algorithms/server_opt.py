@@ -9,6 +9,7 @@ written for g (the paper's Delta is -g):
     theta = theta - lr * m / (sqrt(v) + tau),  with v initialized to tau^2 (v_{-1} >= tau^2).
 SGD: theta - lr * g (lr 1 is plain FedAvg). Momentum (FedAvgM): m = b m + g; theta - lr * m.
 Optional Adam-style bias correction of m and v (off by default, as in the paper).
+Optional learning-rate schedule over rounds (`lr_at`); the state does not depend on it.
 Coordinates that no client updated (mask False) keep their value and their optimizer state.
 """
 
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
+from fedasr.config import LRScheduleSection
 from fedasr.errors import ConfigError
+from fedasr.train.schedule import scheduled_lr
 
 KINDS = ("sgd", "momentum", "adam", "yogi", "adagrad")
 State = dict[str, torch.Tensor]
@@ -33,10 +36,18 @@ class ServerOptimizer:
     beta2: float = 0.99
     tau: float = 1e-3
     bias_correction: bool = False
+    schedule: LRScheduleSection | None = None  # None: lr in every round
+    total_rounds: int = 1  # the span of a cosine schedule
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"server.optimizer: got {self.kind!r}; allowed: {', '.join(KINDS)}")
+
+    def lr_at(self, round_index: int) -> float:
+        """The rate of 0-based round `round_index`."""
+        if self.schedule is None:
+            return self.lr
+        return scheduled_lr(self.lr, self.schedule, round_index, self.total_rounds)
 
     def init_state(self, params: torch.Tensor) -> State:
         if self.kind == "sgd":
@@ -55,9 +66,10 @@ class ServerOptimizer:
         grad: torch.Tensor,
         state: State,
         mask: torch.Tensor | None = None,
+        round_index: int = 0,
     ) -> tuple[torch.Tensor, State]:
         """Pure: returns new params and state; inputs are not modified."""
-        new_params, new_state = self._unmasked(params, grad, state)
+        new_params, new_state = self._unmasked(params, grad, state, self.lr_at(round_index))
         if mask is None or bool(mask.all()):
             return new_params, new_state
         kept = {
@@ -66,13 +78,13 @@ class ServerOptimizer:
         return torch.where(mask, new_params, params), kept
 
     def _unmasked(
-        self, params: torch.Tensor, grad: torch.Tensor, state: State
+        self, params: torch.Tensor, grad: torch.Tensor, state: State, lr: float
     ) -> tuple[torch.Tensor, State]:
         if self.kind == "sgd":
-            return params - self.lr * grad, {}
+            return params - lr * grad, {}
         if self.kind == "momentum":
             m = self.momentum * state["m"] + grad
-            return params - self.lr * m, {"m": m}
+            return params - lr * m, {"m": m}
         m = self.beta1 * state["m"] + (1 - self.beta1) * grad
         v = self._second_moment(state["v"], grad)
         t = state["t"] + 1
@@ -80,7 +92,7 @@ class ServerOptimizer:
         if self.bias_correction:
             m_hat = m / (1 - self.beta1 ** int(t))
             v_hat = v / (1 - self.beta2 ** int(t))
-        return params - self.lr * m_hat / (v_hat.sqrt() + self.tau), {"m": m, "v": v, "t": t}
+        return params - lr * m_hat / (v_hat.sqrt() + self.tau), {"m": m, "v": v, "t": t}
 
     def _second_moment(self, v: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         g2 = grad * grad
