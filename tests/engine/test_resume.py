@@ -59,3 +59,24 @@ def test_starting_a_new_run_over_an_old_one_is_refused(tiny_config) -> None:  # 
     run_federated(config, progress=False)
     with pytest.raises(ConfigError, match="--resume"):
         run_federated(config, progress=False)
+
+
+def test_a_run_its_time_budget_stopped_goes_on_with_a_larger_budget(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    straight = FederatedRun(tiny_config(f"run_dir={tmp_path / 'straight'}"), progress=False)
+    straight.execute()
+
+    run_dir = f"run_dir={tmp_path / 'budget'}"
+    assert (
+        run_federated(tiny_config(run_dir, "rounds.time_budget_min=1e-6"), progress=False).rounds
+        == 1
+    )
+    # resumed under the same budget it stays stopped; without one it finishes the schedule
+    still = FederatedRun(
+        tiny_config(run_dir, "rounds.time_budget_min=1e-6"), resume=True, progress=False
+    )
+    assert still.execute().rounds == 1
+    resumed = FederatedRun(
+        tiny_config(run_dir, "rounds.time_budget_min=null"), resume=True, progress=False
+    )
+    assert resumed.execute().rounds == 2
+    assert torch.equal(straight.server.params, resumed.server.params)

@@ -51,6 +51,7 @@ class LoopState:
     cumulative: CostTotals = field(default_factory=CostTotals)
     wall_s: float = 0.0
     stopped_early: bool = False
+    stop_reason: str = ""  # "time_budget" or "early_stopping" once stopped_early
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -247,7 +248,7 @@ class FederatedRun:
         budget = self.config.rounds.time_budget_min
         if budget is not None and self.state.wall_s + round_seconds > 60 * budget:
             log.info("rounds.time_budget_min=%s reached after round %d", budget, self.state.round)
-            self.state.stopped_early = True
+            self.state.stopped_early, self.state.stop_reason = True, "time_budget"
 
     def _evaluate_and_track(self) -> dict[str, Any]:
         record, _ = self.evaluator.evaluate(self.server.params)
@@ -270,7 +271,7 @@ class FederatedRun:
                     self.config.eval.metric,
                     early.patience,
                 )
-                self.state.stopped_early = True
+                self.state.stopped_early, self.state.stop_reason = True, "early_stopping"
         record["best_" + self.config.eval.metric] = self.state.best_metric
         return record
 
@@ -306,6 +307,27 @@ class FederatedRun:
         self.server.round = self.state.round
         self.run.truncate_metrics(lambda record: record.get("round", 0) <= self.state.round)
         log.info("resuming %s after round %d", self.run.path, self.state.round)
+        self._lift_time_budget_stop()
+
+    def _lift_time_budget_stop(self) -> None:
+        """A run its time budget stopped goes on when resumed with a larger budget or none
+        (`--resume DIR rounds.time_budget_min=null`); a run early stopping ended stays ended."""
+        if not self.state.stopped_early or self._stop_reason() != "time_budget":
+            return
+        budget = self.config.rounds.time_budget_min
+        if budget is not None and self.state.wall_s >= 60 * budget:
+            return
+        log.info("rounds.time_budget_min is now %s: continuing after round %d",
+                 budget, self.state.round)  # fmt: skip
+        self.state.stopped_early, self.state.stop_reason = False, ""
+
+    def _stop_reason(self) -> str:
+        if self.state.stop_reason:
+            return self.state.stop_reason
+        # checkpoints older than stop_reason: early stopping is the stop with its patience spent
+        patience = self.config.eval.early_stopping.patience
+        spent = patience is not None and self.state.evals_without_improvement >= patience
+        return "early_stopping" if spent else "time_budget"
 
     def _export(self, name: str, params: torch.Tensor) -> None:
         self.evaluator.load(params)
