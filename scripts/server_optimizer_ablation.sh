@@ -5,7 +5,7 @@
 # normalization, and vary the client learning rate. Results: docs/benchmarks.md, "Why server
 # Adam loses here". About 90 s per run on 2 cores; each run holds the heavy-job lock.
 #
-# The last nine runs (e1-*) use the issue's shape instead: 8 clients a round, 1 local epoch.
+# The last thirteen runs (e1-*) use the shape of configs/fedavg.yaml instead: 8 clients a round, 1 local epoch.
 #
 #   bash scripts/server_optimizer_ablation.sh [OUT]        (default OUT: runs/server_ablation)
 #   ONLY=sgd-lr2 bash scripts/server_optimizer_ablation.sh  (one run, by name)
@@ -53,7 +53,7 @@ run adam-lr01-2steps-15c "${U[@]}" rounds.clients_per_round=15 server.optimizer=
 # and with every client every round (30), 250 rounds
 run fedavg-2steps-30c  "${U[@]}" rounds.total=250 rounds.clients_per_round=30 server.optimizer=sgd server.lr=1.0
 run adam-lr01-2steps-30c "${U[@]}" rounds.total=250 rounds.clients_per_round=30 server.optimizer=adam server.lr=0.01 server.tau=0.001
-# the issue's shape (8 clients a round, 1 local epoch, 40 rounds): SGD clients as in Reddi et
+# the shape of configs/fedavg.yaml (8 clients a round, 1 local epoch; 40 rounds): SGD clients as in Reddi et
 # al. (constant client rate), and server learning-rate schedules for the shipped pair
 S=(rounds.total=40 eval.every=5 rounds.clients_per_round=8 client.local_epochs=1)
 SGDC=("${S[@]}" client.optimizer=sgd client.lr_schedule.kind=constant)
@@ -63,6 +63,10 @@ run e1-fedavg-sgd1      "${SGDC[@]}" client.lr=1.0 server.optimizer=sgd server.l
 run e1-adam-sgd03-s003  "${SGDC[@]}" client.lr=0.3 server.optimizer=adam server.lr=0.003 server.tau=0.001
 run e1-adam-sgd03-s01   "${SGDC[@]}" client.lr=0.3 server.optimizer=adam server.lr=0.01 server.tau=0.001
 run e1-adam-sgd01-s01   "${SGDC[@]}" client.lr=0.1 server.optimizer=adam server.lr=0.01 server.tau=0.001
+run e1-adam-sgd03-s03   "${SGDC[@]}" client.lr=0.3 server.optimizer=adam server.lr=0.03 server.tau=0.001
+run e1-adam-sgd03-s1    "${SGDC[@]}" client.lr=0.3 server.optimizer=adam server.lr=0.1 server.tau=0.001
+run e1-adam-sgd01-s03   "${SGDC[@]}" client.lr=0.1 server.optimizer=adam server.lr=0.03 server.tau=0.001
+run e1-sgd-lr15         "${S[@]}" server.optimizer=sgd server.lr=1.5
 COS=(server.lr_schedule.kind=cosine server.lr_schedule.min_lr=0.001)
 run e1-adam-adamw-s01       "${S[@]}" server.optimizer=adam server.lr=0.01 server.tau=0.001
 run e1-adam-adamw-s01-cos   "${S[@]}" server.optimizer=adam server.lr=0.01 server.tau=0.001 "${COS[@]}"
