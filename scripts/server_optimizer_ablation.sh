@@ -50,6 +50,8 @@ run adam-lr01-2steps   "${U[@]}" server.optimizer=adam server.lr=0.01 server.tau
 # the same with 15 clients a round instead of 4 (less noise in the pseudo-gradient)
 run fedavg-2steps-15c  "${U[@]}" rounds.clients_per_round=15 server.optimizer=sgd server.lr=1.0
 run adam-lr01-2steps-15c "${U[@]}" rounds.clients_per_round=15 server.optimizer=adam server.lr=0.01 server.tau=0.001
+run adam-lr003-2steps-15c "${U[@]}" rounds.clients_per_round=15 server.optimizer=adam server.lr=0.003 server.tau=0.001
+run adam-lr03-2steps-15c "${U[@]}" rounds.clients_per_round=15 server.optimizer=adam server.lr=0.03 server.tau=0.001
 # and with every client every round (30), 250 rounds
 run fedavg-2steps-30c  "${U[@]}" rounds.total=250 rounds.clients_per_round=30 server.optimizer=sgd server.lr=1.0
 run adam-lr01-2steps-30c "${U[@]}" rounds.total=250 rounds.clients_per_round=30 server.optimizer=adam server.lr=0.01 server.tau=0.001
