@@ -5,7 +5,7 @@
 # normalization, and vary the client learning rate. Results: docs/benchmarks.md, "Why server
 # Adam loses here". About 90 s per run on 2 cores; each run holds the heavy-job lock.
 #
-# The last thirteen runs (e1-*) use the shape of configs/fedavg.yaml instead: 8 clients a round, 1 local epoch.
+# The last fifteen runs (e1-*) use the shape of configs/fedavg.yaml instead: 8 clients a round, 1 local epoch.
 #
 #   bash scripts/server_optimizer_ablation.sh [OUT]        (default OUT: runs/server_ablation)
 #   ONLY=sgd-lr2 bash scripts/server_optimizer_ablation.sh  (one run, by name)
@@ -69,6 +69,8 @@ run e1-adam-sgd03-s03   "${SGDC[@]}" client.lr=0.3 server.optimizer=adam server.
 run e1-adam-sgd03-s1    "${SGDC[@]}" client.lr=0.3 server.optimizer=adam server.lr=0.1 server.tau=0.001
 run e1-adam-sgd01-s03   "${SGDC[@]}" client.lr=0.1 server.optimizer=adam server.lr=0.03 server.tau=0.001
 run e1-sgd-lr15         "${S[@]}" server.optimizer=sgd server.lr=1.5
+run e1-yogi-adamw-s01    "${S[@]}" server.optimizer=yogi server.lr=0.01 server.tau=0.001
+run e1-adagrad-adamw-s01 "${S[@]}" server.optimizer=adagrad server.lr=0.01 server.tau=0.001
 COS=(server.lr_schedule.kind=cosine server.lr_schedule.min_lr=0.001)
 run e1-adam-adamw-s01       "${S[@]}" server.optimizer=adam server.lr=0.01 server.tau=0.001
 run e1-adam-adamw-s01-cos   "${S[@]}" server.optimizer=adam server.lr=0.01 server.tau=0.001 "${COS[@]}"
