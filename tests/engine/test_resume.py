@@ -80,3 +80,13 @@ def test_a_run_its_time_budget_stopped_goes_on_with_a_larger_budget(tiny_config,
     )
     assert resumed.execute().rounds == 2
     assert torch.equal(straight.server.params, resumed.server.params)
+
+
+def test_a_run_early_stopping_ended_stays_ended_on_resume(tiny_config) -> None:  # type: ignore[no-untyped-def]
+    run = FederatedRun(tiny_config("eval.early_stopping.patience=2"), progress=False)
+    run.state.stopped_early, run.state.evals_without_improvement = True, 2
+    run._lift_time_budget_stop()
+    assert run.state.stopped_early
+    run.state.evals_without_improvement = 1  # patience not spent: the budget stopped it
+    run._lift_time_budget_stop()
+    assert not run.state.stopped_early

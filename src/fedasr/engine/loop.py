@@ -51,7 +51,6 @@ class LoopState:
     cumulative: CostTotals = field(default_factory=CostTotals)
     wall_s: float = 0.0
     stopped_early: bool = False
-    stop_reason: str = ""  # "time_budget" or "early_stopping" once stopped_early
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -248,7 +247,7 @@ class FederatedRun:
         budget = self.config.rounds.time_budget_min
         if budget is not None and self.state.wall_s + round_seconds > 60 * budget:
             log.info("rounds.time_budget_min=%s reached after round %d", budget, self.state.round)
-            self.state.stopped_early, self.state.stop_reason = True, "time_budget"
+            self.state.stopped_early = True
 
     def _evaluate_and_track(self) -> dict[str, Any]:
         record, _ = self.evaluator.evaluate(self.server.params)
@@ -271,7 +270,7 @@ class FederatedRun:
                     self.config.eval.metric,
                     early.patience,
                 )
-                self.state.stopped_early, self.state.stop_reason = True, "early_stopping"
+                self.state.stopped_early = True
         record["best_" + self.config.eval.metric] = self.state.best_metric
         return record
 
@@ -312,22 +311,15 @@ class FederatedRun:
     def _lift_time_budget_stop(self) -> None:
         """A run its time budget stopped goes on when resumed with a larger budget or none
         (`--resume DIR rounds.time_budget_min=null`); a run early stopping ended stays ended."""
-        if not self.state.stopped_early or self._stop_reason() != "time_budget":
-            return
-        budget = self.config.rounds.time_budget_min
-        if budget is not None and self.state.wall_s >= 60 * budget:
-            return
-        log.info("rounds.time_budget_min is now %s: continuing after round %d",
-                 budget, self.state.round)  # fmt: skip
-        self.state.stopped_early, self.state.stop_reason = False, ""
-
-    def _stop_reason(self) -> str:
-        if self.state.stop_reason:
-            return self.state.stop_reason
-        # checkpoints older than stop_reason: early stopping is the stop with its patience spent
         patience = self.config.eval.early_stopping.patience
-        spent = patience is not None and self.state.evals_without_improvement >= patience
-        return "early_stopping" if spent else "time_budget"
+        # the only other stop is early stopping, and it stops only once its patience is spent
+        patience_spent = patience is not None and self.state.evals_without_improvement >= patience
+        budget = self.config.rounds.time_budget_min
+        budget_spent = budget is not None and self.state.wall_s >= 60 * budget
+        if self.state.stopped_early and not patience_spent and not budget_spent:
+            log.info("rounds.time_budget_min is now %s: continuing after round %d",
+                     budget, self.state.round)  # fmt: skip
+            self.state.stopped_early = False
 
     def _export(self, name: str, params: torch.Tensor) -> None:
         self.evaluator.load(params)
