@@ -72,7 +72,9 @@ def methods(args: argparse.Namespace) -> dict[str, list[str]]:
         "Adam+DGA b=1": [*adam, "algorithm={name: dga, beta: 1}"],
         "Adam+DGA b=5": [*adam, "algorithm={name: dga, beta: 5}"],
         "Adam+DGA b=20": [*adam, "algorithm={name: dga, beta: 20}"],
+        "FedAvg+DGA b=1": [*sgd, "algorithm={name: dga, beta: 1}"],
         "FedAvg+DGA b=5": [*sgd, "algorithm={name: dga, beta: 5}"],
+        "FedAvg+DGA b=20": [*sgd, "algorithm={name: dga, beta: 20}"],
     }
     unknown = set(only or []) - set(arms)
     if unknown:
