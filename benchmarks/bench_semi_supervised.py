@@ -32,13 +32,19 @@ METRIC = "heldout_wer"
 
 
 def variants(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The pseudo-label arms come last, one per `--score` (their run names follow that order)."""
     hide = f"partition.hide_transcripts={{share: {args.hide}}}"
-    pseudo = f"client.pseudo_labels={{threshold: {args.threshold}, score: {args.score}}}"
-    return {
+    arms = {
         "every transcript known": [],
         f"{args.hide:.0%} of clients unlabelled, ignored": [hide],
-        f"{args.hide:.0%} unlabelled, pseudo-labels (>= {args.threshold})": [hide, pseudo],
     }
+    for score in args.score:
+        pseudo = f"client.pseudo_labels={{threshold: {args.threshold}, score: {score}}}"
+        arms[f"{args.hide:.0%} unlabelled, pseudo-labels ({score} >= {args.threshold})"] = [
+            hide,
+            pseudo,
+        ]
+    return arms
 
 
 def common(args: argparse.Namespace) -> list[str]:
@@ -116,7 +122,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--hide", type=float, default=0.5)
     parser.add_argument("--threshold", type=float, default=0.85)
-    parser.add_argument("--score", default="confidence")
+    parser.add_argument(
+        "--score", nargs="+", default=["confidence"],
+        help="one pseudo-label arm per score: confidence, token_confidence",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     runs = run_all(args)
