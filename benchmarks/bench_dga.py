@@ -1,6 +1,6 @@
 """Hierarchical optimization and DGA: FedAvg (server SGD, lr 1) vs server Adam vs server Adam +
-DGA (beta 1, 5, 20) (and FedAvg + DGA beta 1, 5, 20), on clean clients and with about a quarter of the
-clients corrupted, over several seeds. Writes the tables (markdown, stdout) and a plot.
+DGA (beta 1, 5, 20) (and FedAvg + DGA beta 1, 5, 20), on clean clients and with about a quarter
+of the clients corrupted, over several seeds. Writes the tables (markdown, stdout) and a plot.
 
     python benchmarks/bench_dga.py --corpus /work/corpora/small --out runs/bench_dga \\
         --plot docs/results/dga.png
