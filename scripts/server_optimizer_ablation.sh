@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Why server Adam loses to FedAvg here: 30-round runs on the digits corpus (the setting of
-# docs/results/dga.md: 30 speaker clients, 4 per round, 2 local epochs, 5-second batches, seed 0)
-# that separate the server update's gain, its lag (momentum) and its per-coordinate
+# Why server Adam loses to FedAvg here: runs on the digits corpus (the setting of
+# docs/results/dga.md: 30 speaker clients, 4 per round, 2 local epochs, 5-second batches, seed 0,
+# 30 rounds) that separate the server update's gain, its lag (momentum) and its per-coordinate
 # normalization, and vary the client learning rate. Results: docs/benchmarks.md, "Why server
-# Adam loses here". About 90 s per run on 2 cores; each run holds the heavy-job lock.
-#
-# The last fifteen runs (e1-*) use the shape of configs/fedavg.yaml instead: 8 clients a round, 1 local epoch.
+# Adam loses here". About 90 s per 30-round run on 2 cores (the 2-step runs: 2-9 min); each run
+# holds the heavy-job lock. The last fifteen runs (e1-*) use the shape of configs/fedavg.yaml
+# instead: 8 clients a round, 1 local epoch, 40 rounds.
 #
 #   bash scripts/server_optimizer_ablation.sh [OUT]        (default OUT: runs/server_ablation)
 #   ONLY=sgd-lr2 bash scripts/server_optimizer_ablation.sh  (one run, by name)
