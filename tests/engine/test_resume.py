@@ -90,3 +90,17 @@ def test_a_run_early_stopping_ended_stays_ended_on_resume(tiny_config) -> None: 
     run.state.evals_without_improvement = 1  # patience not spent: the budget stopped it
     run._lift_time_budget_stop()
     assert not run.state.stopped_early
+
+
+def test_a_round_observer_sees_every_record_and_can_stop_the_run(tiny_config) -> None:  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+
+    def stop_after_two(record: dict) -> bool:  # type: ignore[type-arg]
+        seen.append(record["round"])
+        return record["round"] == 2
+
+    config = tiny_config("rounds.total=4")
+    summary = run_federated(config, progress=False, on_round=stop_after_two)
+    assert seen == [1, 2]
+    assert summary.rounds == 2
+    assert [m["round"] for m in read_metrics(config.resolved_run_dir())] == [1, 2]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,20 @@ class RunSummary:
     final: dict[str, Any]
 
 
+RoundObserver = Callable[[dict[str, Any]], bool]  # sees each round's record; True stops the run
+
+
 class FederatedRun:
     def __init__(
-        self, config: ExperimentConfig, *, resume: bool = False, progress: bool = True
+        self,
+        config: ExperimentConfig,
+        *,
+        resume: bool = False,
+        progress: bool = True,
+        on_round: RoundObserver | None = None,
     ) -> None:
         self.config = config
+        self.on_round = on_round
         self.progress = progress and config.logging.progress
         self.run = RunDir(config.resolved_run_dir(), config, resume=resume)
         self.setup: Setup = build_setup(config, self.run.tokenizer_dir, self.progress)
@@ -111,6 +121,9 @@ class FederatedRun:
                 while self.state.round < config.rounds.total and not self.state.stopped_early:
                     record = self.run_round(self.state.round)
                     bar.update(record)
+                    if self.on_round is not None and self.on_round(record):
+                        log.info("stopped by the caller after round %d", self.state.round)
+                        break
         finally:
             self.executor.close()
             self.run.close()
@@ -333,6 +346,13 @@ class FederatedRun:
 
 
 def run_federated(
-    config: ExperimentConfig, *, resume: bool = False, progress: bool = True
+    config: ExperimentConfig,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    on_round: RoundObserver | None = None,
 ) -> RunSummary:
-    return FederatedRun(config, resume=resume, progress=progress).execute()
+    """Run (or resume) a federated experiment. `on_round` sees every round's metrics record
+    after it is logged and checkpointed; returning True stops the run there (e.g. a tuner's
+    pruner): the run directory is complete and `--resume` would continue it."""
+    return FederatedRun(config, resume=resume, progress=progress, on_round=on_round).execute()
