@@ -20,6 +20,7 @@ import torch
 from engine_bench import engine_config, load1, loadavg, time_rounds
 
 from fedasr.engine.loop import FederatedRun
+from fedasr.experiment import build_run
 
 CONFIGS = [("serial", 1), ("process", 1), ("process", 2), ("ray", 1), ("ray", 2)]
 
@@ -50,7 +51,7 @@ def measure(
         f"executor.kind={kind}",
         f"executor.workers={workers}",
     )
-    run = FederatedRun(config, progress=False)
+    run = build_run(config, progress=False)
     load = load1()
     times = time_rounds(run, kind, workers, args.rounds)
     steady = statistics.median(times.steady)
@@ -61,7 +62,7 @@ def measure(
         f"{row.clients_per_s:.2f} clients/s (load {load:.2f})",
         flush=True,
     )
-    return row, run.server.params.clone()
+    return row, run.server.main.clone()
 
 
 def print_table(rows: list[Row]) -> None:

@@ -60,7 +60,8 @@ from flower_shared import (
 
 from fedasr.engine.executors import make_executor
 from fedasr.engine.loop import FederatedRun
-from fedasr.engine.setup import build_setup
+from fedasr.experiment import build_run
+from fedasr.experiment.setup import build_setup
 
 ROUNDS = {"small": 12, "compute": 4}
 FRAMEWORKS = ("fedasr", "flower")
@@ -85,13 +86,13 @@ def run_fedasr(regime: str, rounds: int, work: Path) -> dict[str, Any]:
     config = bench_config(regime, rounds, work / "run", [])
     run = UntimedEvalRun(config, progress=False)
     ex = config.executor
-    run.executor = make_executor(ex.kind, run.setup.spec, run.setup.workers, ex.ray_address)
+    run.executor = make_executor(ex.kind, run.parts.worker, run.parts.workers, ex.ray_address)
     ends, weights, seconds = [], [], []
     try:
         for r in range(rounds):
             record = run.run_round(r)
             ends.append(time.perf_counter())
-            weights.append(run.server.params.clone())
+            weights.append(run.server.main.clone())
             seconds.append(record["cost"]["client_wall_s"])
     finally:
         run.executor.close()

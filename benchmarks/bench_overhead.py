@@ -34,6 +34,7 @@ from fedasr.data.batching import Batch, SpeechData, batch_rows
 from fedasr.data.specaugment import SpecAugmentConfig, spec_augment
 from fedasr.engine.cohort import make_tasks, plan_shards, sample_cohort
 from fedasr.engine.loop import FederatedRun
+from fedasr.experiment import build_run
 from fedasr.engine.rundir import read_metrics
 from fedasr.models.conformer import build_model
 
@@ -70,7 +71,7 @@ def client_batches(
 
 def batch_plan(run: FederatedRun, data: SpeechData, max_frames: int) -> list[ClientPlan]:
     """Every client update of the run, in the order the serial executor trains them."""
-    config, registry = run.config, run.setup.registry
+    config, registry = run.config, run.parts.registry
     plans = []
     for r in range(config.rounds.total):
         cohort = sample_cohort(config.seed, r, 0, run.eligible(r), config.rounds.clients_per_round)
@@ -92,7 +93,7 @@ def ctc_sum(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch) -> tor
 def plain_loop(run: FederatedRun, data: SpeechData, plans: list[ClientPlan]) -> tuple[int, float]:
     """A hand-written training loop over the same batches; returns (steps, seconds)."""
     config = run.config
-    model = build_model(run.setup.dims, seed=config.seed)
+    model = build_model(run.dims, seed=config.seed)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.client.lr)
     specaug = SpecAugmentConfig(**config.client.specaugment.model_dump())
@@ -133,7 +134,7 @@ class Pair:
 
 def prepared_run(regime: str, root: str, index: int) -> tuple[FederatedRun, float]:
     started = time.perf_counter()
-    run = FederatedRun(regime_config(regime, f"{root}/{regime}{index}"), progress=False)
+    run = build_run(regime_config(regime, f"{root}/{regime}{index}"), progress=False)
     return run, time.perf_counter() - started
 
 
@@ -153,7 +154,7 @@ def check_same_work(run: FederatedRun, plain_steps: int) -> None:
 def measure(regime: str, runs: int, root: str) -> Iterator[Pair]:
     for index in range(runs):
         run, setup_s = prepared_run(regime, root, index)
-        data = run.setup.spec.train.open()
+        data = run.parts.worker.train.open()
         max_frames = int(run.config.client.batch_seconds * data.store.config.frames_per_second)
         plans = batch_plan(run, data, max_frames)
         load = os.getloadavg()[0]

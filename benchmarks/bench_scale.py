@@ -29,6 +29,7 @@ from engine_bench import engine_config, fit_line, load1, loadavg, time_rounds
 
 from fedasr.engine.cohort import ClientRegistry
 from fedasr.engine.loop import FederatedRun
+from fedasr.experiment import build_run
 
 PER_CLIENT = 3
 
@@ -41,7 +42,7 @@ def population(run_dir: str, registered: int, cohort: int) -> FederatedRun:
         f"rounds.clients_per_round={cohort}",
         "rounds.total=100000",  # never the last round: no final checkpoint inside the timing
     )
-    return FederatedRun(config, progress=False)
+    return build_run(config, progress=False)
 
 
 def rss_mb() -> float:
@@ -64,8 +65,8 @@ def memory_child(registered: int, cohort: int, rounds: int) -> dict[str, Any]:
         setup_rss = rss_mb()
         times = time_rounds(run, "serial", 1, rounds)
         return {
-            "registered": len(run.setup.registry),
-            "registry_kb": registry_bytes(run.setup.registry) / 1024,
+            "registered": len(run.parts.registry),
+            "registry_kb": registry_bytes(run.parts.registry) / 1024,
             "setup_rss_mb": setup_rss,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "round_s": statistics.median(times.steady),

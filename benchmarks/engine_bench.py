@@ -17,6 +17,7 @@ import numpy as np
 from fedasr.config import ExperimentConfig, load_config
 from fedasr.engine.executors import make_executor
 from fedasr.engine.loop import FederatedRun
+from fedasr.experiment import build_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,7 +67,7 @@ class RoundTimes:
 def time_rounds(run: FederatedRun, kind: str, workers: int, rounds: int) -> RoundTimes:
     """Start an executor, run `rounds` rounds through the engine, close it."""
     started = time.perf_counter()
-    spec = run.setup.spec
+    spec = run.parts.worker
     run.executor = make_executor(kind, spec, workers, run.config.executor.ray_address)
     startup = time.perf_counter() - started
     times = []

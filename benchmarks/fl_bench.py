@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fedasr.config import ExperimentConfig, load_config
-from fedasr.engine.loop import run_federated
+from fedasr.experiment import run_federated
 from fedasr.engine.rundir import read_metrics
 
 LOCK = Path("/tmp/fedasr-heavy.lock")

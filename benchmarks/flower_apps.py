@@ -25,7 +25,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 from flwr.serverapp.strategy.strategy_utils import sample_nodes
 
-from fedasr.engine.flat import ParamLayout
+from fedasr.models.flat import ParamLayout
 
 CohortFn = Callable[[int], list[int]]  # round index (0-based) -> fedasr client indices
 LrFn = Callable[[int], float]

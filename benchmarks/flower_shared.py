@@ -26,7 +26,7 @@ from fedasr.algorithms.base import (
 from fedasr.algorithms.registry import build_algorithm
 from fedasr.config import ExperimentConfig, load_config
 from fedasr.engine.cohort import ClientRegistry, make_tasks, plan_shards, sample_cohort
-from fedasr.engine.flat import ParamLayout
+from fedasr.models.flat import ParamLayout
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 from fedasr.train.schedule import scheduled_lr
 

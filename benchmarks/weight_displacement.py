@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fl_bench import markdown_table
 
 from fedasr.config import load_config
-from fedasr.engine.setup import initial_params
+from fedasr.experiment.setup import initial_params
 from fedasr.models.factory import model_dims
 
 QUANTILES = (0.5, 0.9, 0.99, 0.999)

@@ -40,7 +40,7 @@ def configs_dir() -> Path:
 def run_demo(
     minutes: float = 10.0, out: Path = Path("runs/demo"), progress: bool = True
 ) -> DemoResult:
-    from fedasr.engine.loop import run_federated
+    from fedasr.experiment import run_federated
     from fedasr.report.build import write_report
     from fedasr.train.centralized import train_centralized
 

@@ -39,7 +39,7 @@ def run_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Run a federated experiment (or continue one with --resume RUN_DIR)."""
-    from fedasr.engine.loop import run_federated
+    from fedasr.experiment import run_federated
 
     setup_logging()
     if resume is not None:

@@ -10,9 +10,8 @@ from fedasr.asr.evaluate import EvalResult, evaluate
 from fedasr.config import EvalSection
 from fedasr.data.batching import seconds_to_frames
 from fedasr.data.bundle import DataBundle
-from fedasr.engine.flat import ParamLayout, bind_flat
-from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
+from fedasr.models.flat import FlatModel
 
 
 class ServerEvaluator:
@@ -23,9 +22,8 @@ class ServerEvaluator:
         section: EvalSection,
         device: torch.device | str = "cpu",
     ) -> None:
-        self.model = build_model(dims).to(device)
-        self.layout = ParamLayout.of(self.model, dims)
-        self.flat = bind_flat(self.model, self.layout)
+        self.flat_model = FlatModel(dims, device)
+        self.model = self.flat_model.module
         self.bundle = bundle
         self.section = section
         self.max_frames = seconds_to_frames(section.batch_seconds, bundle.train.store)
@@ -36,7 +34,7 @@ class ServerEvaluator:
         }
 
     def load(self, params: torch.Tensor) -> None:
-        self.flat.copy_(params)
+        self.flat_model.flat.copy_(params)
 
     def evaluate(
         self, params: torch.Tensor, splits: list[str] | None = None

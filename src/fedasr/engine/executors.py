@@ -16,7 +16,13 @@ from typing import Protocol
 
 import torch
 
-from fedasr.algorithms.base import Broadcast, ClientReport, ClientTask, RoundAccumulator
+from fedasr.algorithms.base import (
+    Broadcast,
+    ClientHalf,
+    ClientReport,
+    ClientTask,
+    RoundAccumulator,
+)
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 from fedasr.errors import ConfigError
 
@@ -25,21 +31,21 @@ log = logging.getLogger(__name__)
 
 class Executor(Protocol):
     def run(
-        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast
+        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast, client: ClientHalf
     ) -> list[RoundAccumulator]: ...
 
     def close(self) -> None: ...
 
 
 def run_shard(
-    worker: WorkerContext, shard: Sequence[ClientTask], broadcast: Broadcast
+    worker: WorkerContext, shard: Sequence[ClientTask], broadcast: Broadcast, client: ClientHalf
 ) -> RoundAccumulator:
     """Train a shard's clients one by one into one partial aggregate; a client that raises is
     reported and left out, never allowed to end the round."""
-    acc = RoundAccumulator(worker.layout.numel)
+    acc = RoundAccumulator.for_broadcast(broadcast)
     for task in shard:
         try:
-            result = worker.algorithm.client_update(worker, task, broadcast)
+            result = client.update(worker, task, broadcast)
         except Exception as err:  # any client failure is contained and reported
             log.debug("client %s failed:\n%s", task.client_id, traceback.format_exc())
             report = failed_report(task, f"{type(err).__name__}: {err}")
@@ -47,12 +53,17 @@ def run_shard(
             acc.reports.append(report)
             continue
         result.stats.update(worker.take_data_report())  # e.g. pseudo-label counts
-        worker.algorithm.accumulate(acc, result)
+        client.fold(acc, result)
     return acc
 
 
 def failed_report(task: ClientTask, error: str) -> ClientReport:
     return ClientReport(task.client_id, ok=False, error=error, depth=task.depth)
+
+
+def failed_shard(shard: Sequence[ClientTask], reason: str) -> RoundAccumulator:
+    """The partial aggregate of a shard whose worker died or hung: every client failed."""
+    return RoundAccumulator({}, reports=[failed_report(task, reason) for task in shard])
 
 
 class SerialExecutor:
@@ -69,12 +80,12 @@ class SerialExecutor:
         return self._worker
 
     def run(
-        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast
+        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast, client: ClientHalf
     ) -> list[RoundAccumulator]:
         threads = torch.get_num_threads()
         torch.set_num_threads(self.spec.threads)  # clients run with the pool's thread count
         try:
-            return [run_shard(self.worker, shard, broadcast) for shard in shards]
+            return [run_shard(self.worker, shard, broadcast, client) for shard in shards]
         finally:
             torch.set_num_threads(threads)
 

@@ -1,10 +1,10 @@
 """A pool of long-lived worker processes, each with its own WorkerContext.
 
-The global parameters go to the workers once per round through one shared-memory tensor
-(workers read it in place; nothing is pickled but a handle). Each worker returns one partial
-aggregate per shard; torch.multiprocessing moves its tensors through shared memory. A worker
-that dies takes only its shard's clients down with it: they are reported failed and the worker
-is restarted for the next shard.
+The server's parameter sets (and any index sets) go to the workers once per round through
+shared-memory tensors (workers read them in place; nothing is pickled but handles). Each worker
+returns one partial aggregate per shard; torch.multiprocessing moves its tensors through shared
+memory. A worker that dies takes only its shard's clients down with it: they are reported failed
+and the worker is restarted for the next shard.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
-from fedasr.algorithms.base import Broadcast, ClientTask, RoundAccumulator
-from fedasr.engine.executors import failed_report, run_shard
+from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
+from fedasr.engine.executors import failed_shard, run_shard
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,8 @@ def _worker_main(spec: WorkerSpec, conn: Connection) -> None:
         message = conn.recv()
         if message is None:
             return
-        shard_index, shard, params, lr, round_index, extras = message
-        broadcast = Broadcast(round=round_index, params=params, lr=lr, extras=extras)
-        conn.send(("done", (shard_index, run_shard(worker, shard, broadcast))))
+        shard_index, shard, broadcast, client = message
+        conn.send(("done", (shard_index, run_shard(worker, shard, broadcast, client))))
 
 
 def _context() -> Any:
@@ -98,7 +97,7 @@ class ProcessExecutor:
         self.spec = spec
         self.size = max(1, workers)
         self._context = _context()
-        self._params: torch.Tensor | None = None
+        self._shared: dict[str, torch.Tensor] = {}
         self._slots = [self._start() for _ in range(self.size)]
         for slot in self._slots:
             self._await_ready(slot)
@@ -117,45 +116,44 @@ class ProcessExecutor:
         if kind != "ready":
             raise RuntimeError(f"a worker process failed to start: {payload}")
 
-    def _shared_params(self, params: torch.Tensor) -> torch.Tensor:
-        if self._params is None or self._params.numel() != params.numel():
-            self._params = torch.empty_like(params).share_memory_()
-        self._params.copy_(params)
-        return self._params
+    def _share(self, name: str, tensor: torch.Tensor) -> torch.Tensor:
+        """A shared-memory copy of `tensor`, reusing last round's buffer of the same shape."""
+        buffer = self._shared.get(name)
+        if buffer is None or buffer.shape != tensor.shape or buffer.dtype != tensor.dtype:
+            buffer = self._shared[name] = torch.empty_like(tensor).share_memory_()
+        buffer.copy_(tensor)
+        return buffer
+
+    def _shared_broadcast(self, broadcast: Broadcast) -> Broadcast:
+        params = {k: self._share(f"params.{k}", v) for k, v in broadcast.params.items()}
+        coords = {k: self._share(f"coords.{k}", v) for k, v in broadcast.coords.items()}
+        return Broadcast(broadcast.round, params, broadcast.lr, coords, dict(broadcast.extras))
 
     def run(
-        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast
+        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast, client: ClientHalf
     ) -> list[RoundAccumulator]:
-        params = self._shared_params(broadcast.params)
+        shared = self._shared_broadcast(broadcast)
         pending = list(enumerate(shards))
         results: dict[int, RoundAccumulator] = {}
         while pending or any(slot.shard is not None for slot in self._slots):
             for slot in self._slots:
                 if slot.shard is None and pending:
                     index, shard = pending.pop(0)
-                    self._dispatch(slot, index, shard, params, broadcast)
+                    self._dispatch(slot, (index, list(shard), shared, client))
             busy = {slot.conn: slot for slot in self._slots if slot.shard is not None}
             for conn in wait(list(busy), timeout=1.0):  # wake up to check the watchdog
                 self._collect(busy[conn], shards, results)  # type: ignore[index]
             self._kill_overdue(shards, results)
         return [results[i] for i in range(len(shards))]
 
-    def _dispatch(
-        self,
-        slot: _Slot,
-        index: int,
-        shard: Sequence[ClientTask],
-        params: torch.Tensor,
-        broadcast: Broadcast,
-    ) -> None:
-        message = (index, list(shard), params, broadcast.lr, broadcast.round, broadcast.extras)
+    def _dispatch(self, slot: _Slot, message: tuple[Any, ...]) -> None:
         try:
             slot.conn.send(message)
         except (BrokenPipeError, EOFError, OSError):  # died while idle: replace it, send again
             log.warning("a worker process had died; restarting it")
             self._restart(slot)
             slot.conn.send(message)
-        slot.shard, slot.started = index, time.perf_counter()
+        slot.shard, slot.started = message[0], time.perf_counter()
 
     def _collect(
         self,
@@ -170,7 +168,7 @@ class ProcessExecutor:
             results[shard_index] = acc
         except (EOFError, OSError):
             log.warning("worker process died during shard %d; its clients are left out", index)
-            results[index] = self._failed(shards[index], "worker process died")
+            results[index] = failed_shard(shards[index], "worker process died")
             self._restart(slot)
         slot.shard = None
 
@@ -187,17 +185,12 @@ class ProcessExecutor:
             limit = timeout * len(shards[slot.shard]) + 60.0
             if time.perf_counter() - slot.started > limit:
                 log.warning("shard %d exceeded %.0f s; killing its worker", slot.shard, limit)
-                results[slot.shard] = self._failed(
+                results[slot.shard] = failed_shard(
                     shards[slot.shard], "worker killed after timeout"
                 )
                 slot.process.kill()
                 self._restart(slot)
                 slot.shard = None
-
-    def _failed(self, shard: Sequence[ClientTask], reason: str) -> RoundAccumulator:
-        acc = RoundAccumulator(0)
-        acc.reports = [failed_report(task, reason) for task in shard]
-        return acc
 
     def _restart(self, slot: _Slot) -> None:
         slot.conn.close()

@@ -19,7 +19,7 @@ import torch
 
 from fedasr.asr.evaluate import EvalResult, evaluate
 from fedasr.config import ExperimentConfig
-from fedasr.data.batching import batch_rows, seconds_to_frames
+from fedasr.data.batching import seconds_to_frames
 from fedasr.data.bundle import DataBundle, feature_config, load_data
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.engine.checkpoint import save_checkpoint
@@ -27,8 +27,10 @@ from fedasr.engine.rundir import RunDir
 from fedasr.models.conformer import ConformerCTC, build_model
 from fedasr.models.factory import model_dims
 from fedasr.models.io import export_model
+from fedasr.train.local import LocalPlan, LocalStats, local_train
+from fedasr.train.objective import Objective
 from fedasr.train.schedule import scheduled_lr
-from fedasr.train.step import make_optimizer, train_step
+from fedasr.train.step import make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -84,40 +86,38 @@ def train_centralized(config: ExperimentConfig, progress: bool = True) -> Centra
     generator = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     train = bundle.train
-    max_frames = seconds_to_frames(client.batch_seconds, train.store)
+    plan = LocalPlan(
+        max_frames=seconds_to_frames(client.batch_seconds, train.store), depth=client.depth,
+        grad_clip=client.grad_clip, specaugment=specaug, skip_nonfinite=True,
+    )  # fmt: skip
+    objective = Objective(tuple(client.exit_weights) if client.exit_weights else None)
     eval_frames = seconds_to_frames(config.eval.batch_seconds, train.store)
     budget = (config.central.time_budget_min or float("inf")) * 60
     started, steps, epoch, record = time.perf_counter(), 0, 0, {}
+
+    def out_of_time(stats: LocalStats) -> bool:
+        return time.perf_counter() - started > budget
+
     torch.manual_seed(config.seed)
     for epoch in range(config.central.epochs):
         lr = scheduled_lr(client.lr, client.lr_schedule, epoch, config.central.epochs)
-        losses, frames = 0.0, 0
-        for rows in batch_rows(range(len(train)), train.lengths, max_frames, rng):
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            result = train_step(
-                model,
-                optimizer,
-                train.collate(rows),
-                depth=client.depth,
-                exit_weights=client.exit_weights,
-                grad_clip=client.grad_clip,
-                specaugment=specaug,
-                generator=generator,
-            )
-            losses, frames, steps = losses + result.loss_sum, frames + result.frames, steps + 1
-            if time.perf_counter() - started > budget:
-                break
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        stats = local_train(
+            model, optimizer, train, range(len(train)), plan, rng=rng, generator=generator,
+            objective=objective, should_stop=out_of_time,
+        )  # fmt: skip
+        steps += stats.steps
         elapsed = time.perf_counter() - started
-        out_of_time = elapsed > budget
         record = {
             "epoch": epoch + 1,
             "steps": steps,
             "lr": lr,
-            "train_loss_per_frame": losses / max(frames, 1),
+            "train_loss_per_frame": stats.loss_sum / max(stats.frames, 1),
+            "flops": stats.flops,
             "wall_s": elapsed,
         }
-        last = out_of_time or epoch + 1 == config.central.epochs
+        last = stats.stopped or epoch + 1 == config.central.epochs
         if (epoch + 1) % config.central.eval_every_epochs == 0 or last:
             results = evaluate_splits(
                 model, bundle, config.eval.splits, eval_frames, config.eval.max_utterances
@@ -134,7 +134,7 @@ def train_centralized(config: ExperimentConfig, progress: bool = True) -> Centra
             {"epoch": epoch + 1, "steps": steps},
             config.logging.keep_checkpoints,
         )
-        if out_of_time:
+        if stats.stopped:
             log.info("time budget of %.1f min reached after epoch %d", budget / 60, epoch + 1)
             break
     mean, std = train.mean, 1 / train.inv_std

@@ -1,4 +1,4 @@
-"""Build everything a federated run needs from its config, once."""
+"""Build the data, clients, model and worker recipe a federated run needs from its config."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from pathlib import Path
 
 import torch
 
+from fedasr.client_data.local import ClientDataView
 from fedasr.client_data.plan import PAYLOAD_KEY, ClientDataPlan, plan_client_data
 from fedasr.config import ExperimentConfig
 from fedasr.data.bundle import DataBundle, load_data
 from fedasr.data.partition import partition
 from fedasr.engine.cohort import ClientRegistry
 from fedasr.engine.executors import default_workers
-from fedasr.engine.flat import ParamLayout, bind_flat
 from fedasr.engine.worker import WorkerSpec, resolve_device
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
 from fedasr.models.factory import model_dims
+from fedasr.models.flat import ParamLayout, bind_flat
 from fedasr.models.io import load_model_file
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -
         train=bundle.handle("train"),
         threads=ex.threads_per_worker,
         device=ex.device,
-        extras={PAYLOAD_KEY: client_data.worker_payload()},
+        conditions=ClientDataView({PAYLOAD_KEY: client_data.worker_payload()}, config),
     )
     workers = ex.workers or default_workers()
     return Setup(bundle, registry, dims, layout, params, spec, workers, client_data)
