@@ -98,7 +98,9 @@ def test_fallback_fires_inside_the_loop(tiny_config, monkeypatch) -> None:  # ty
     config = tiny_config("rounds.total=3", "server.fallback_to_best=true")
     run = build_run(config, progress=False)
     fake = iter([0.5, 0.7, 0.4])
-    monkeypatch.setattr(run.evaluator, "evaluate", lambda params: ({METRIC: next(fake)}, {}))
+    monkeypatch.setattr(
+        run.evaluators.by_set[MAIN], "evaluate", lambda params: ({METRIC: next(fake)}, {})
+    )
     run.executor = make_executor("serial", run.parts.worker, 1)
     run.run_round(0)
     after_first = run.server.main.clone()

@@ -117,12 +117,19 @@ class FedAvgClient:
 # ---------------------------------------------------------------------------- server half
 @dataclass(frozen=True)
 class FedAvgServer:
+    """The weighted mean of each parameter set's updates, applied by the server optimizer.
+    With several sets (one per tier), each is averaged over the clients that trained it, with
+    its own optimizer state (keys `NAME.KEY`; the main set's keys are plain)."""
+
     optimizer: ServerOptimizer
     dims: ConformerDims
     freeze_frontend: bool = False
 
     def init(self, params: dict[str, torch.Tensor]) -> ServerState:
-        return ServerState(dict(params), self.optimizer.init_state(params[MAIN]))
+        optimizer: dict[str, torch.Tensor] = {}
+        for name, tensor in params.items():
+            optimizer.update(_prefixed(name, self.optimizer.init_state(tensor)))
+        return ServerState(dict(params), optimizer)
 
     def spec_for(self, task: ClientTask) -> ModelSpec:
         return ModelSpec(self.dims, depth=task.depth, freeze_frontend=self.freeze_frontend)
@@ -133,14 +140,26 @@ class FedAvgServer:
     def update(
         self, state: ServerState, acc: RoundAccumulator
     ) -> tuple[ServerState, dict[str, Any]]:
-        mean, covered = acc.weighted(delta_key(MAIN)).mean()
-        params, optimizer = self.optimizer.step(
-            state.main, mean, state.optimizer, covered, state.round
-        )
-        metrics = {
-            "lr": self.optimizer.lr_at(state.round),
-            "pseudo_grad_norm": float(mean.norm()),
-            "covered_share": float(covered.float().mean()),
-        }
-        new = ServerState({**state.params, MAIN: params}, optimizer, state.round, state.extras)
-        return new, metrics
+        params, optimizer = dict(state.params), dict(state.optimizer)
+        metrics: dict[str, Any] = {"lr": self.optimizer.lr_at(state.round)}
+        for name in state.params:
+            mean, covered = acc.weighted(delta_key(name)).mean()
+            params[name], stepped = self.optimizer.step(
+                state.params[name], mean, _unprefixed(name, optimizer), covered, state.round
+            )
+            optimizer.update(_prefixed(name, stepped))
+            prefix = "" if name == MAIN else f"{name}."
+            metrics[prefix + "pseudo_grad_norm"] = float(mean.norm())
+            metrics[prefix + "covered_share"] = float(covered.float().mean())
+        return ServerState(params, optimizer, state.round, state.extras), metrics
+
+
+def _prefixed(name: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return state if name == MAIN else {f"{name}.{k}": v for k, v in state.items()}
+
+
+def _unprefixed(name: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    if name == MAIN:
+        return {k: v for k, v in state.items() if "." not in k}
+    prefix = f"{name}."
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}

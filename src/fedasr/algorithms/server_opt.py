@@ -16,12 +16,15 @@ Coordinates that no client updated (mask False) keep their value and their optim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from fedasr.config import LRScheduleSection
 from fedasr.errors import ConfigError
 from fedasr.train.schedule import scheduled_lr
+
+if TYPE_CHECKING:
+    from fedasr.config import LRScheduleSection
 
 KINDS = ("sgd", "momentum", "adam", "yogi", "adagrad")
 State = dict[str, torch.Tensor]

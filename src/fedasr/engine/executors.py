@@ -9,61 +9,16 @@ the merged round — is bit-identical whichever executor, worker or worker count
 from __future__ import annotations
 
 import logging
-import os
-import traceback
 from collections.abc import Sequence
-from typing import Protocol
 
 import torch
 
-from fedasr.algorithms.base import (
-    Broadcast,
-    ClientHalf,
-    ClientReport,
-    ClientTask,
-    RoundAccumulator,
-)
+from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
+from fedasr.engine.shards import Executor, run_shard
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 from fedasr.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-class Executor(Protocol):
-    def run(
-        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast, client: ClientHalf
-    ) -> list[RoundAccumulator]: ...
-
-    def close(self) -> None: ...
-
-
-def run_shard(
-    worker: WorkerContext, shard: Sequence[ClientTask], broadcast: Broadcast, client: ClientHalf
-) -> RoundAccumulator:
-    """Train a shard's clients one by one into one partial aggregate; a client that raises is
-    reported and left out, never allowed to end the round."""
-    acc = RoundAccumulator.for_broadcast(broadcast)
-    for task in shard:
-        try:
-            result = client.update(worker, task, broadcast)
-        except Exception as err:  # any client failure is contained and reported
-            log.debug("client %s failed:\n%s", task.client_id, traceback.format_exc())
-            report = failed_report(task, f"{type(err).__name__}: {err}")
-            report.stats.update(worker.take_data_report())
-            acc.reports.append(report)
-            continue
-        result.stats.update(worker.take_data_report())  # e.g. pseudo-label counts
-        client.fold(acc, result)
-    return acc
-
-
-def failed_report(task: ClientTask, error: str) -> ClientReport:
-    return ClientReport(task.client_id, ok=False, error=error, depth=task.depth)
-
-
-def failed_shard(shard: Sequence[ClientTask], reason: str) -> RoundAccumulator:
-    """The partial aggregate of a shard whose worker died or hung: every client failed."""
-    return RoundAccumulator({}, reports=[failed_report(task, reason) for task in shard])
 
 
 class SerialExecutor:
@@ -91,10 +46,6 @@ class SerialExecutor:
 
     def close(self) -> None:
         self._worker = None
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)))
 
 
 def make_executor(

@@ -8,9 +8,10 @@ from typing import Any
 
 import torch
 
+from fedasr.algorithms.spec import MAIN
 from fedasr.config import DataSection
 from fedasr.data.bundle import DataBundle, feature_config
-from fedasr.engine.evaluation import ServerEvaluator
+from fedasr.engine.evaluation import ServerEvaluator, SetEvaluators
 from fedasr.models.io import export_model
 
 
@@ -29,3 +30,18 @@ def export_params(
         path, evaluator.model, bundle.tokenizer, train.mean, 1 / train.inv_std,
         feature_config(data), meta,
     )  # fmt: skip
+
+
+def export_sets(
+    run_dir: Path,
+    stem: str,
+    evaluators: SetEvaluators,
+    bundle: DataBundle,
+    data: DataSection,
+    params: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+) -> None:
+    """STEM.safetensors for the main set, STEM-NAME.safetensors for any other set."""
+    for name, evaluator in evaluators.by_set.items():
+        path = run_dir / (f"{stem}.safetensors" if name == MAIN else f"{stem}-{name}.safetensors")
+        export_params(path, evaluator, bundle, data, params[name], {**meta, "param_set": name})

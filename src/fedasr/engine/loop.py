@@ -29,9 +29,9 @@ from fedasr.config import ExperimentConfig
 from fedasr.data.bundle import DataBundle
 from fedasr.engine.cohort import ClientRegistry, make_tasks, plan_shards, sample_cohort
 from fedasr.engine.cost import round_costs
-from fedasr.engine.evaluation import ServerEvaluator
+from fedasr.engine.evaluation import SetEvaluators
 from fedasr.engine.executors import Executor, make_executor
-from fedasr.engine.export import export_params
+from fedasr.engine.export import export_sets
 from fedasr.engine.plugins import Change, Plateau, Plugin, Progress
 from fedasr.engine.progress import RoundProgress
 from fedasr.engine.records import all_reports, round_record
@@ -86,8 +86,8 @@ class FederatedRun:
         self.server = self.algorithm.server.init(parts.init_params)
         self.state = LoopState()
         self.best = Plateau(self.config.eval.early_stopping.min_delta)
-        self.evaluator = ServerEvaluator(
-            self.dims, parts.bundle, self.config.eval, self.config.executor.device
+        self.evaluators = SetEvaluators(
+            self.algorithm.param_dims, parts.bundle, self.config.eval, self.config.executor.device
         )
         self.executor: Executor | None = None
         if resume:
@@ -101,7 +101,7 @@ class FederatedRun:
     @property
     def layout(self) -> ParamLayout:
         """The flat layout of the main parameter set."""
-        return self.evaluator.flat_model.layout
+        return self.evaluators.by_set[MAIN].flat_model.layout
 
     # ----------------------------------------------------------------------------- driving
     @contextlib.contextmanager
@@ -128,7 +128,7 @@ class FederatedRun:
                 if self.on_round is not None and self.on_round(record):
                     log.info("stopped by the caller after round %d", self.state.round)
                     self.state.stop = "caller"
-        self._export("model.safetensors")
+        self._export("model")
         state = self.state
         return RunSummary(self.run.path, state.round, state.best_metric, state.best_round, record)
 
@@ -240,14 +240,14 @@ class FederatedRun:
         return (r + 1) % self.config.eval.every == 0 or last
 
     def _evaluate_and_track(self) -> dict[str, Any]:
-        record, _ = self.evaluator.evaluate(self.server.main)
+        record = self.evaluators.evaluate(self.server.params)
         metric = self.config.eval.metric
         value = record.get(metric)
         if value is None:
             return record
         if self.best.observe(value):
             self.state.best_metric, self.state.best_round = value, self.state.round
-            self._export("best.safetensors")
+            self._export("best")
         record["best_" + metric] = self.state.best_metric
         return record
 
@@ -288,9 +288,9 @@ class FederatedRun:
             log.info("continuing after round %d (stopped by %s before)", self.state.round, reason)
             self.state.stop = None
 
-    def _export(self, name: str) -> None:
+    def _export(self, stem: str) -> None:
         meta = {"run": str(self.run.path), "round": self.state.round}
-        export_params(
-            self.run.path / name, self.evaluator, self.parts.bundle, self.config.data,
-            self.server.main, meta,
+        export_sets(
+            self.run.path, stem, self.evaluators, self.parts.bundle, self.config.data,
+            self.server.params, meta,
         )  # fmt: skip

@@ -25,7 +25,7 @@ import torch
 import torch.multiprocessing as mp
 
 from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
-from fedasr.engine.executors import failed_shard, run_shard
+from fedasr.engine.shards import failed_shard, run_shard
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 
 log = logging.getLogger(__name__)

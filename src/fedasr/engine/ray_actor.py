@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
-from fedasr.engine.executors import run_shard
+from fedasr.engine.shards import run_shard
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 
 

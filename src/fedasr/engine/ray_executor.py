@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
-from fedasr.engine.executors import failed_shard
 from fedasr.engine.ray_actor import ActorInfo, ShardActor, WireBroadcast
 from fedasr.engine.ray_session import cluster_cpus, connect, import_ray
+from fedasr.engine.shards import failed_shard
 from fedasr.engine.worker import WorkerSpec
 from fedasr.errors import ConfigError, FedasrError
 

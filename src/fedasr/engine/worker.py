@@ -11,6 +11,7 @@ deep-copied per client.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,11 @@ def resolve_device(name: str) -> torch.device:
             f"{torch.cuda.device_count()} CUDA device(s)"
         )
     return device
+
+
+def default_workers() -> int:
+    """One worker per CPU core this process may use."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 class DataConditions(Protocol):

@@ -11,6 +11,11 @@ it); `build_run(config)` gives the run itself, to drive rounds one by one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
+
+from fedasr.algorithms.base import Algorithm
 from fedasr.algorithms.registry import build_algorithm
 from fedasr.algorithms.spec import MAIN
 from fedasr.config import ExperimentConfig
@@ -18,6 +23,9 @@ from fedasr.engine.loop import FederatedRun, RoundObserver, RunParts, RunSummary
 from fedasr.engine.rundir import RunDir
 from fedasr.experiment.plugins import build_plugins
 from fedasr.experiment.setup import Setup, build_setup
+from fedasr.models.flat import FlatModel
+
+AlgorithmFactory = Callable[[ExperimentConfig, Setup], Algorithm]
 
 __all__ = ["Setup", "build_run", "run_federated"]
 
@@ -28,17 +36,21 @@ def build_run(
     resume: bool = False,
     progress: bool = True,
     on_round: RoundObserver | None = None,
+    algorithm: AlgorithmFactory | None = None,
 ) -> FederatedRun:
+    """The run of `config`; `algorithm` replaces the registry's (a method under development,
+    or a test's toy)."""
     run_dir = RunDir(config.resolved_run_dir(), config, resume=resume)
     progress = progress and config.logging.progress
     setup = build_setup(config, run_dir.tokenizer_dir, progress)
+    chosen = (algorithm or _registered)(config, setup)
     parts = RunParts(
         config=config,
         run=run_dir,
         bundle=setup.bundle,
         registry=setup.registry,
-        algorithm=build_algorithm(config, setup.dims),
-        init_params={MAIN: setup.init_params},
+        algorithm=chosen,
+        init_params=initial_sets(config, setup, chosen),
         worker=setup.spec,
         workers=setup.workers,
         plugins=build_plugins(config, setup),
@@ -57,3 +69,18 @@ def run_federated(
     after it is logged and checkpointed; returning True stops the run there (e.g. a tuner's
     pruner): the run directory is complete and `--resume` would continue it."""
     return build_run(config, resume=resume, progress=progress, on_round=on_round).execute()
+
+
+def _registered(config: ExperimentConfig, setup: Setup) -> Algorithm:
+    return build_algorithm(config, setup.dims)
+
+
+def initial_sets(
+    config: ExperimentConfig, setup: Setup, algorithm: Algorithm
+) -> dict[str, torch.Tensor]:
+    """The starting point of every server parameter set: the run's model (seeded, or
+    `model.init_from`) for the main set, a seeded initialization of each other architecture."""
+    return {
+        name: setup.init_params if name == MAIN else FlatModel(dims, seed=config.seed).flat
+        for name, dims in algorithm.param_dims.items()
+    }

@@ -14,8 +14,7 @@ from fedasr.config import ExperimentConfig
 from fedasr.data.bundle import DataBundle, load_data
 from fedasr.data.partition import partition
 from fedasr.engine.cohort import ClientRegistry
-from fedasr.engine.executors import default_workers
-from fedasr.engine.worker import WorkerSpec, resolve_device
+from fedasr.engine.worker import WorkerSpec, default_workers, resolve_device
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims

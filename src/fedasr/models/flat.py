@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fedasr.models.conformer import build_model
+from fedasr.models.conformer import ConformerCTC, build_model
 from fedasr.models.dims import ConformerDims
 
 
@@ -55,6 +55,12 @@ class ParamLayout:
             numel=total,
             depth_spans=tuple(spans[i] for i in range(len(dims.exits))),
         )
+
+    @classmethod
+    def for_dims(cls, dims: ConformerDims) -> ParamLayout:
+        """The layout of a model of `dims`, without allocating or initializing its weights."""
+        with torch.device("meta"):
+            return cls.of(ConformerCTC(dims), dims)
 
     def span(self, depth: int | None) -> int:
         """Number of leading coordinates a model cut at exit `depth` holds (None = all)."""
