@@ -11,7 +11,7 @@ import torch
 
 from fedasr.algorithms.base import Algorithm, Broadcast, ClientTask, RoundAccumulator, ServerState
 from fedasr.algorithms.fedavg import CountWeighting, FedAvgClient, FedAvgServer
-from fedasr.algorithms.registry import server_optimizer
+from fedasr.algorithms.server_opt import server_optimizer
 from fedasr.algorithms.spec import MAIN, ModelSpec
 from fedasr.config import ExperimentConfig
 from fedasr.engine.cohort import make_tasks, sample_cohort

@@ -66,6 +66,14 @@ def delta_key(params: str) -> str:
     return "delta" if params == MAIN else f"delta.{params}"
 
 
+PseudoGradient = Callable[[RoundAccumulator, str], tuple[torch.Tensor, torch.Tensor]]
+
+
+def weighted_mean(acc: RoundAccumulator, params: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """g = sum_k w_k delta_k / sum_k w_k per coordinate, and the mask of covered coordinates."""
+    return acc.weighted(delta_key(params)).mean()
+
+
 # ---------------------------------------------------------------------------- client half
 @dataclass(frozen=True)
 class FedAvgClient:
@@ -124,6 +132,7 @@ class FedAvgServer:
     optimizer: ServerOptimizer
     dims: ConformerDims
     freeze_frontend: bool = False
+    pseudo_gradient: PseudoGradient = weighted_mean  # how the folded updates become g
 
     def init(self, params: dict[str, torch.Tensor]) -> ServerState:
         optimizer: dict[str, torch.Tensor] = {}
@@ -143,7 +152,7 @@ class FedAvgServer:
         params, optimizer = dict(state.params), dict(state.optimizer)
         metrics: dict[str, Any] = {"lr": self.optimizer.lr_at(state.round)}
         for name in state.params:
-            mean, covered = acc.weighted(delta_key(name)).mean()
+            mean, covered = self.pseudo_gradient(acc, name)
             params[name], stepped = self.optimizer.step(
                 state.params[name], mean, _unprefixed(name, optimizer), covered, state.round
             )

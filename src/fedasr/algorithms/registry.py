@@ -19,8 +19,9 @@ from fedasr.algorithms.fedavg import (
     FedProxOptions,
     Weighting,
 )
+from fedasr.algorithms.fednova import build_fednova
 from fedasr.algorithms.objectives import ObjectivePart, Proximal
-from fedasr.algorithms.server_opt import ServerOptimizer
+from fedasr.algorithms.server_opt import server_optimizer
 from fedasr.algorithms.spec import MAIN
 from fedasr.errors import ConfigError
 from fedasr.models.dims import ConformerDims
@@ -36,21 +37,6 @@ class Entry:
     options: type[BaseModel]
     build: Builder  # (config, parsed options, the run's model dims) -> Algorithm
     summary: str
-
-
-def server_optimizer(config: ExperimentConfig) -> ServerOptimizer:
-    s = config.server
-    return ServerOptimizer(
-        s.optimizer,
-        s.lr,
-        s.momentum,
-        s.beta1,
-        s.beta2,
-        s.tau,
-        s.bias_correction,
-        schedule=s.lr_schedule,
-        total_rounds=config.rounds.total,
-    )
 
 
 def fedavg_family(
@@ -103,6 +89,7 @@ REGISTRY: dict[str, Entry] = {
     "fedprox": Entry(
         FedProxOptions, _fedprox, "FedAvg plus a proximal term mu/2 ||theta - theta_global||^2"
     ),
+    "fednova": Entry(FedAvgOptions, build_fednova, "FedAvg of step-normalized updates (FedNova)"),
     "early_exit": Entry(
         EarlyExitOptions,
         _early_exit,
