@@ -37,7 +37,7 @@ from fedasr.data.manifest import audio_path, read_manifest, write_manifest
 from fedasr.data.validate import load_validated
 from fedasr.models.io import import_model
 from fedasr.report.metrics import werr
-from fedasr.train.centralized import train_centralized
+from fedasr.experiment.central import train_centralized
 
 SPLITS = ("train", "test", "heldout")
 UNADAPTED = "unadapted (central on half A)"

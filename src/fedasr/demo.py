@@ -41,8 +41,8 @@ def run_demo(
     minutes: float = 10.0, out: Path = Path("runs/demo"), progress: bool = True
 ) -> DemoResult:
     from fedasr.experiment import run_federated
+    from fedasr.experiment.central import train_centralized
     from fedasr.report.build import write_report
-    from fedasr.train.centralized import train_centralized
 
     started = time.perf_counter()
     if out.exists():

@@ -59,7 +59,7 @@ def train_command(
     config: ConfigArg = None, overrides: OverridesArg = None, quiet: QuietOpt = False
 ) -> None:
     """Train the centralized baseline: one model on all training speakers."""
-    from fedasr.train.centralized import train_centralized
+    from fedasr.experiment.central import train_centralized
 
     setup_logging()
     result = train_centralized(load_config(config, overrides), progress=not quiet)

@@ -10,8 +10,7 @@ an utterance without a transcript is never trained on against an empty target.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +22,7 @@ from fedasr.client_data.corrupt import (
     shuffled_texts,
     vocabulary_of,
 )
-from fedasr.client_data.plan import PAYLOAD_KEY, Quality
+from fedasr.client_data.plan import ClientDataPlan, Quality
 from fedasr.client_data.pseudo_labels import FeatureTransform, label_report, label_rows
 from fedasr.train.local import LocalData
 
@@ -66,10 +65,11 @@ def corrupt_transcripts(
 
 
 class ClientDataView:
-    def __init__(self, extras: Mapping[str, Any], config: ExperimentConfig) -> None:
-        payload = extras.get(PAYLOAD_KEY, {})
-        self.quality: dict[str, Quality] = payload.get("quality", {})
-        self.truth: dict[int, str] = payload.get("truth", {})
+    """The workers' side of a ClientDataPlan (engine.worker.DataConditions)."""
+
+    def __init__(self, plan: ClientDataPlan, config: ExperimentConfig) -> None:
+        self.quality: dict[str, Quality] = dict(plan.quality)
+        self.truth: dict[int, str] = dict(plan.truth)  # only to score pseudo-labels
         self.pseudo = config.client.pseudo_labels
         self.seed = config.seed
         self._vocabulary: list[str] | None = None

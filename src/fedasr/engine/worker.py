@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -86,7 +86,6 @@ class WorkerSpec:
     threads: int = 1
     device: str = "cpu"
     conditions: DataConditions | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

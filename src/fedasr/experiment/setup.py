@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from fedasr.client_data.local import ClientDataView
-from fedasr.client_data.plan import PAYLOAD_KEY, ClientDataPlan, plan_client_data
+from fedasr.client_data.plan import ClientDataPlan, plan_client_data
 from fedasr.config import ExperimentConfig
 from fedasr.data.bundle import DataBundle, load_data
 from fedasr.data.partition import partition
@@ -89,7 +89,7 @@ def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -
         train=bundle.handle("train"),
         threads=ex.threads_per_worker,
         device=ex.device,
-        conditions=ClientDataView({PAYLOAD_KEY: client_data.worker_payload()}, config),
+        conditions=ClientDataView(client_data, config),
     )
     workers = ex.workers or default_workers()
     return Setup(bundle, registry, dims, layout, params, spec, workers, client_data)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from fedasr.asr.evaluate import EvalResult, evaluate
 from fedasr.config import ExperimentConfig
 from fedasr.data.batching import seconds_to_frames
-from fedasr.data.bundle import DataBundle, feature_config, load_data
+from fedasr.data.bundle import load_data
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.engine.checkpoint import save_checkpoint
+from fedasr.engine.evaluation import ServerEvaluator
+from fedasr.engine.export import export_params
 from fedasr.engine.rundir import RunDir
-from fedasr.models.conformer import ConformerCTC, build_model
 from fedasr.models.factory import model_dims
-from fedasr.models.io import export_model
+from fedasr.models.flat import FlatModel
 from fedasr.train.local import LocalPlan, LocalStats, local_train
 from fedasr.train.objective import Objective
 from fedasr.train.schedule import scheduled_lr
@@ -44,40 +43,14 @@ class CentralResult:
     final: dict[str, Any]
 
 
-def evaluate_splits(
-    model: ConformerCTC,
-    bundle: DataBundle,
-    splits: Sequence[str],
-    max_frames: int,
-    limit: int | None,
-) -> dict[str, EvalResult]:
-    results = {}
-    for split in splits:
-        data = bundle.splits.get(split)
-        if data is None:
-            continue
-        rows = list(range(len(data)))[:limit] if limit else None
-        speakers = {u.id: u.speaker for u in bundle.utterances[split]}
-        groups = [speakers[i] for i in data.store.ids]
-        results[split] = evaluate(model, data, rows, max_frames=max_frames, groups=groups)
-    return results
-
-
-def eval_record(results: dict[str, EvalResult]) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for split, result in results.items():
-        record[f"{split}_wer"] = result.final.wer
-        record[f"{split}_cer"] = result.final.cer
-        record[f"{split}_wer_per_exit"] = [s.wer for s in result.per_exit]
-    return record
-
-
 def train_centralized(config: ExperimentConfig, progress: bool = True) -> CentralResult:
     torch.set_num_threads(max(config.client.threads, 1))
     run = RunDir(config.resolved_run_dir(), config)
     bundle = load_data(config.data, run.tokenizer_dir, progress=progress)
     dims = model_dims(config.model, bundle.tokenizer.vocab_size, config.data.features.n_mels)
-    model = build_model(dims, seed=config.seed)
+    flat = FlatModel(dims, seed=config.seed)
+    model = flat.module
+    evaluator = ServerEvaluator(dims, bundle, config.eval)
     client = config.client
     optimizer = make_optimizer(
         model.parameters(), client.optimizer, client.lr, client.momentum, client.weight_decay
@@ -91,7 +64,6 @@ def train_centralized(config: ExperimentConfig, progress: bool = True) -> Centra
         grad_clip=client.grad_clip, specaugment=specaug, skip_nonfinite=True,
     )  # fmt: skip
     objective = Objective(tuple(client.exit_weights) if client.exit_weights else None)
-    eval_frames = seconds_to_frames(config.eval.batch_seconds, train.store)
     budget = (config.central.time_budget_min or float("inf")) * 60
     started, steps, epoch, record = time.perf_counter(), 0, 0, {}
 
@@ -119,10 +91,7 @@ def train_centralized(config: ExperimentConfig, progress: bool = True) -> Centra
         }
         last = stats.stopped or epoch + 1 == config.central.epochs
         if (epoch + 1) % config.central.eval_every_epochs == 0 or last:
-            results = evaluate_splits(
-                model, bundle, config.eval.splits, eval_frames, config.eval.max_utterances
-            )
-            record.update(eval_record(results))
+            record.update(evaluator.evaluate(flat.flat)[0])
             log.info(
                 "epoch %d: %s", epoch + 1, {k: v for k, v in record.items() if "per_exit" not in k}
             )
@@ -137,15 +106,7 @@ def train_centralized(config: ExperimentConfig, progress: bool = True) -> Centra
         if stats.stopped:
             log.info("time budget of %.1f min reached after epoch %d", budget / 60, epoch + 1)
             break
-    mean, std = train.mean, 1 / train.inv_std
-    export_model(
-        run.path / "model.safetensors",
-        model,
-        bundle.tokenizer,
-        mean,
-        std,
-        feature_config(config.data),
-        {"run": str(run.path)},
-    )
+    meta = {"run": str(run.path)}
+    export_params(run.path / "model.safetensors", evaluator, bundle, config.data, flat.flat, meta)
     run.close()
     return CentralResult(run.path, epoch + 1, steps, time.perf_counter() - started, record)
