@@ -43,7 +43,7 @@ def test_low_tier_client_runs_and_sends_only_its_blocks(tiny_config) -> None:  #
         before = dict(calls)
         started = time.perf_counter()
         deep = dataclasses.replace(task, depth=depth)
-        deep = dataclasses.replace(deep, spec=run.algorithm.server.spec_for(deep))
+        deep = dataclasses.replace(deep, spec=run.algorithm.server.spec_for(run.server, deep))
         result = run.algorithm.client.update(worker, deep, broadcast)
         walls.setdefault(depth, []).append(time.perf_counter() - started)
         results[depth] = result

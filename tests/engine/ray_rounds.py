@@ -43,7 +43,7 @@ class Rounds:
         clients = range(len(registry))
         cohort = sample_cohort(config.seed, r, 0, clients, config.rounds.clients_per_round)
         tasks = [
-            replace(task, spec=halves.server.spec_for(task))
+            replace(task, spec=halves.server.spec_for(self.server, task))
             for task in make_tasks(registry, cohort, config.seed, r)
         ]
         shards = plan_shards(tasks, config.executor.shards)

@@ -35,7 +35,7 @@ class TwoTiers:
     def init(self, params: dict[str, torch.Tensor]) -> ServerState:
         return self.fedavg.init(params)
 
-    def spec_for(self, task: ClientTask) -> ModelSpec:
+    def spec_for(self, state: ServerState, task: ClientTask) -> ModelSpec:
         tier = "S" if task.index % 2 else "L"
         return ModelSpec(self.tiers[tier], params=tier)
 
@@ -61,7 +61,7 @@ class HalfWidth:
     def init(self, params: dict[str, torch.Tensor]) -> ServerState:
         return self.fedavg.init(params)
 
-    def spec_for(self, task: ClientTask) -> ModelSpec:
+    def spec_for(self, state: ServerState, task: ClientTask) -> ModelSpec:
         if self.narrow == "all" or task.index % 2:
             return ModelSpec(self.narrow_dims, coords="half")
         return ModelSpec(self.fedavg.dims)
@@ -138,7 +138,7 @@ def test_a_worker_builds_one_model_per_architecture(tiny_config) -> None:  # typ
     tasks = make_tasks(run.parts.registry, [0, 1, 2, 3], run.config.seed, 0)
     models = set()
     for task in tasks:
-        task = replace(task, spec=run.algorithm.server.spec_for(task))
+        task = replace(task, spec=run.algorithm.server.spec_for(run.server, task))
         result = run.algorithm.client.update(worker, task, broadcast)
         assert result.params == task.spec.params and result.delta is not None
         models.add(id(worker.model(task.spec)))

@@ -4,8 +4,8 @@ An Algorithm has two halves (shared/DESIGN.md). The client half runs on a worker
 `ClientContext` (algorithms/context.py): `update` trains one client and returns a ClientResult;
 `fold` adds that result to the shard's running aggregate (still on the worker, so only one
 partial aggregate per shard travels back). The server half is pure functions of the server
-state: the broadcast of a round, each client's model spec, and the next state from the merged
-aggregate. Anything a method sends besides the model delta goes in `extras` and is counted in
+state: the broadcast of a round, each client's model spec (which may depend on the state, as
+pruning masks do), and the next state from the merged aggregate. Anything a method sends besides the model delta goes in `extras` and is counted in
 bytes like the delta.
 """
 
@@ -181,7 +181,9 @@ class ServerHalf(Protocol):
 
     def init(self, params: dict[str, torch.Tensor]) -> ServerState: ...
 
-    def spec_for(self, task: ClientTask) -> ModelSpec: ...
+    def spec_for(self, state: ServerState, task: ClientTask) -> ModelSpec:
+        """What `task` trains this round (it may depend on the state: pruning masks)."""
+        ...
 
     def broadcast(self, state: ServerState, round_index: int, lr: float) -> Broadcast: ...
 

@@ -140,7 +140,7 @@ class FedAvgServer:
             optimizer.update(_prefixed(name, self.optimizer.init_state(tensor)))
         return ServerState(dict(params), optimizer)
 
-    def spec_for(self, task: ClientTask) -> ModelSpec:
+    def spec_for(self, state: ServerState, task: ClientTask) -> ModelSpec:
         return ModelSpec(self.dims, depth=task.depth, freeze_frontend=self.freeze_frontend)
 
     def broadcast(self, state: ServerState, round_index: int, lr: float) -> Broadcast:

@@ -21,6 +21,7 @@ from fedasr.algorithms.fedavg import (
 )
 from fedasr.algorithms.fednova import build_fednova
 from fedasr.algorithms.objectives import ObjectivePart, Proximal
+from fedasr.algorithms.pruning import PruningOptions, build_pruning
 from fedasr.algorithms.server_opt import server_optimizer
 from fedasr.algorithms.spec import MAIN
 from fedasr.errors import ConfigError
@@ -37,6 +38,7 @@ class Entry:
     options: type[BaseModel]
     build: Builder  # (config, parsed options, the run's model dims) -> Algorithm
     summary: str
+    tier_sparsity: bool = False  # honours devices.tiers.*.sparsity
 
 
 def fedavg_family(
@@ -95,6 +97,12 @@ REGISTRY: dict[str, Entry] = {
         _early_exit,
         "FedAvg over per-client depths (devices:) with an optional frozen front-end",
     ),
+    "pruning": Entry(
+        PruningOptions,
+        build_pruning,
+        "Federated pruning: structured masks, physically smaller client models (docs/pruning.md)",
+        tier_sparsity=True,
+    ),
 }
 
 
@@ -110,6 +118,13 @@ def parse_options(config: ExperimentConfig) -> BaseModel:
 
 
 def validate_algorithm_options(config: ExperimentConfig, source: str) -> None:
+    sparse = [name for name, tier in config.devices.tiers.items() if tier.sparsity is not None]
+    if sparse and not _entry(config.algorithm.name).tier_sparsity:
+        supported = ", ".join(name for name, entry in REGISTRY.items() if entry.tier_sparsity)
+        raise ConfigError(
+            f"{source}: devices.tiers.{sparse[0]}.sparsity: algorithm.name="
+            f"{config.algorithm.name!r} has no sparsity budgets; use one of: {supported}"
+        )
     try:
         parse_options(config)
     except ValidationError as err:

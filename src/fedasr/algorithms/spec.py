@@ -4,8 +4,11 @@ A round task carries a `ModelSpec`. The worker builds (once, then caches) a mode
 `spec.dims` — a device tier's own architecture, or a physically smaller model whose tensors
 hold only the kept rows and columns — and loads it from the server parameter set
 `spec.params`: the whole set, or the named index `spec.coords` that the broadcast carries
-(a width slice, a pruning mask). `depth` cuts what is trained at an exit; `freeze_frontend`
-leaves the convolutional front-end untrained and unsent.
+(a width slice, a pruning mask). An index entry of -1 marks a coordinate of the client's model
+that the server does not give it (a masked weight the physically smaller model still has, e.g.
+half of a pruned column): it starts at zero, and is neither sent down nor returned — the
+algorithm keeps it at zero with a step hook. `depth` cuts what is trained at an exit;
+`freeze_frontend` leaves the convolutional front-end untrained and unsent.
 
 `held_coordinates` is the one place that turns a spec into the coordinates a client loads,
 trains and sends back, so every algorithm counts bytes and aggregates the same way.
@@ -38,13 +41,15 @@ class Held:
     """A client's share of a server set for one round."""
 
     start: torch.Tensor  # the values the client's model starts from (its whole flat layout)
-    trained: Span  # the part of the client's own flat vector it trains and returns
+    trained: Coords  # the part of the client's own flat vector it trains and returns
     where: Coords  # the server coordinates of `trained`
+    down: Coords  # the part of the client's own flat vector the server sends
 
     @property
     def sent(self) -> torch.Tensor:
-        """What the server sends down: the values up to the client's exit."""
-        return self.start[: self.trained.stop]
+        """What the server sends down: the values up to the client's exit, without the
+        coordinates it does not give the client (index -1)."""
+        return self.down.take(self.start)
 
 
 def held_coordinates(
@@ -58,7 +63,7 @@ def held_coordinates(
     start = layout.frontend_span if spec.freeze_frontend else 0
     trained = Span(start, stop)
     if spec.coords is None:
-        return Held(params, trained, trained)
+        return Held(params, trained, trained, Span(0, stop))
     index = coords[spec.coords]
     if index.numel() != layout.numel:
         raise ValueError(
@@ -66,4 +71,18 @@ def held_coordinates(
             f"has {layout.numel}"
         )
     name = spec.coords if (start, stop) == (0, layout.numel) else f"{spec.coords}[{start}:{stop}]"
-    return Held(params.index_select(0, index), trained, Index(name, index[start:stop]))
+    local = index < 0
+    if not bool(local.any()):
+        values = params.index_select(0, index)
+        return Held(values, trained, Index(name, index[start:stop]), Span(0, stop))
+    values = params.index_select(0, index.clamp(min=0)).masked_fill_(local, 0.0)
+    positions = torch.arange(layout.numel, dtype=torch.int64)
+    held = ~local
+    in_trained = held & (positions >= start) & (positions < stop)
+    kept = positions[in_trained]
+    return Held(
+        values,
+        Index(f"{name}/held", kept),
+        Index(name, index[kept]),
+        Index(f"{name}/down", positions[held & (positions < stop)]),
+    )

@@ -27,7 +27,10 @@ class DeviceTier(_Strict):
     # The budget: the deepest exit this device trains. None derives it from memory_mb
     # (models/memory.py), or, without memory_mb, gives the full model.
     max_depth: int | None = Field(None, ge=1)
-    # Later budgets (a maximum width, a sparsity) belong here, next to max_depth, and in
+    # A sparsity budget: the share of the prunable weights this device's model lacks
+    # (algorithm.name=pruning: nested masks, a sparser tier holds a subset of a denser one's).
+    sparsity: float | None = Field(None, ge=0, lt=1)
+    # Later budgets (a maximum width) belong here, next to max_depth, and in
     # devices.fleet.build_fleet, which turns each client's profile into its budget.
 
 

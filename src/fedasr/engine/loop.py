@@ -210,7 +210,10 @@ class FederatedRun:
         tasks = make_tasks(self.parts.registry, cohort, config.seed, r)
         for plugin in self.plugins:
             tasks = plugin.assign(r, tasks)
-        tasks = [dataclasses.replace(task, spec=server_half.spec_for(task)) for task in tasks]
+        tasks = [
+            dataclasses.replace(task, spec=server_half.spec_for(self.server, task))
+            for task in tasks
+        ]
         for plugin in self.plugins:
             tasks = plugin.select(r, tasks)
         broadcast = server_half.broadcast(self.server, r, lr)
