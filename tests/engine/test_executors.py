@@ -91,16 +91,11 @@ def test_a_round_below_min_clients_is_retried_then_skipped(tiny_config) -> None:
 def test_a_dead_worker_process_is_replaced(tiny_config) -> None:  # type: ignore[no-untyped-def]
     config = tiny_config("executor.kind=process", "executor.workers=2", "rounds.total=2")
     run = build_run(config, progress=False)
-    from fedasr.engine.executors import make_executor
-
-    run.executor = make_executor("process", run.parts.worker, 2)
-    try:
+    with run.executing():
         run.run_round(0)
-        run.executor._slots[0].process.kill()  # type: ignore[attr-defined]
-        run.executor._slots[0].process.join()  # type: ignore[attr-defined]
+        run.executor._slots[0].process.kill()  # type: ignore[union-attr]
+        run.executor._slots[0].process.join()  # type: ignore[union-attr]
         record = run.run_round(1)
-    finally:
-        run.executor.close()
     assert record["aggregated"] and record["clients"]["failed"] == 0
 
 
