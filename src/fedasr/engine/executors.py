@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import torch
 
 from fedasr.algorithms.base import Broadcast, ClientReport, ClientTask, RoundAccumulator
+from fedasr.engine.guard import failed_client_report, guarded_update
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 from fedasr.errors import ConfigError
 
 log = logging.getLogger(__name__)
+BeforeClient = Callable[[int, ClientTask], ClientReport | None]
 
 
 class Executor(Protocol):
@@ -32,17 +34,24 @@ class Executor(Protocol):
 
 
 def run_shard(
-    worker: WorkerContext, shard: Sequence[ClientTask], broadcast: Broadcast
+    worker: WorkerContext,
+    shard: Sequence[ClientTask],
+    broadcast: Broadcast,
+    before_client: BeforeClient | None = None,
 ) -> RoundAccumulator:
     """Train a shard's clients one by one into one partial aggregate; a client that raises is
-    reported and left out, never allowed to end the round."""
+    reported and left out, never allowed to end the round. `before_client(position, task)`
+    may return a report that stands for the client instead of running it."""
     acc = RoundAccumulator(worker.layout.numel)
-    for task in shard:
+    for position, task in enumerate(shard):
+        if before_client is not None and (known := before_client(position, task)) is not None:
+            acc.reports.append(known)
+            continue
         try:
-            result = worker.algorithm.client_update(worker, task, broadcast)
+            result = guarded_update(worker, task, broadcast)  # watchdog + injected faults
         except Exception as err:  # any client failure is contained and reported
             log.debug("client %s failed:\n%s", task.client_id, traceback.format_exc())
-            report = failed_report(task, f"{type(err).__name__}: {err}")
+            report = failed_client_report(task, err)
             report.stats.update(worker.take_data_report())
             acc.reports.append(report)
             continue
@@ -51,8 +60,8 @@ def run_shard(
     return acc
 
 
-def failed_report(task: ClientTask, error: str) -> ClientReport:
-    return ClientReport(task.client_id, ok=False, error=error, depth=task.depth)
+def failed_report(task: ClientTask, error: str, failure: str = "error") -> ClientReport:
+    return ClientReport(task.client_id, ok=False, error=error, depth=task.depth, failure=failure)
 
 
 class SerialExecutor:

@@ -26,15 +26,21 @@ from fedasr.algorithms.base import RoundAccumulator, ServerState
 from fedasr.algorithms.registry import build_algorithm
 from fedasr.config import ExperimentConfig
 from fedasr.data.bundle import feature_config
-from fedasr.engine.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from fedasr.engine.checkpoint import load_latest_checkpoint, save_checkpoint
 from fedasr.engine.cohort import make_tasks, plan_shards, sample_cohort
 from fedasr.engine.cost import CostTotals, round_costs
 from fedasr.engine.evaluation import ServerEvaluator
 from fedasr.engine.executors import Executor, make_executor
 from fedasr.engine.hooks import build_hooks
+from fedasr.engine.opening import open_run
+from fedasr.engine.outcomes import (
+    RunFailedError,
+    failure_entries,
+    no_progress_reason,
+    round_outcome,
+    stalled,
+)
 from fedasr.engine.progress import RoundProgress
-from fedasr.engine.rundir import RunDir
-from fedasr.engine.setup import Setup, build_setup
 from fedasr.models.io import export_model
 from fedasr.train.schedule import scheduled_lr
 
@@ -52,6 +58,8 @@ class LoopState:
     cumulative: CostTotals = field(default_factory=CostTotals)
     wall_s: float = 0.0
     stopped_early: bool = False
+    rounds_aggregated: int = 0  # rounds whose cohort reached rounds.min_clients
+    skipped_in_a_row: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -62,6 +70,7 @@ class LoopState:
     def from_json(cls, data: dict[str, Any]) -> LoopState:
         data = dict(data)
         data["cumulative"] = CostTotals(**data["cumulative"])
+        data.setdefault("rounds_aggregated", data["round"])  # a checkpoint older than the field
         return cls(**data)
 
 
@@ -89,8 +98,8 @@ class FederatedRun:
         self.config = config
         self.on_round = on_round
         self.progress = progress and config.logging.progress
-        self.run = RunDir(config.resolved_run_dir(), config, resume=resume)
-        self.setup: Setup = build_setup(config, self.run.tokenizer_dir, self.progress)
+        # every check passes before the run directory is created or written (engine/opening.py)
+        self.run, self.setup = open_run(config, resume=resume, progress=self.progress)
         self.algorithm = build_algorithm(config)
         params = self.setup.init_params
         self.server = ServerState(params, self.algorithm_optimizer_state(params))
@@ -124,10 +133,13 @@ class FederatedRun:
                     if self.on_round is not None and self.on_round(record):
                         log.info("stopped by the caller after round %d", self.state.round)
                         break
+            if self.state.rounds_aggregated == 0:  # a run that trained nothing fails
+                min_clients = self.config.rounds.min_clients
+                raise RunFailedError(no_progress_reason(self.state.round, record, min_clients))
+            self._export("model.safetensors", self.server.params)
         finally:
             self.executor.close()
             self.run.close()
-        self._export("model.safetensors", self.server.params)
         return RunSummary(
             self.run.path, self.state.round, self.state.best_metric, self.state.best_round, record
         )
@@ -136,6 +148,8 @@ class FederatedRun:
         started = time.perf_counter()
         lr = self.client_lr(r)
         acc, attempts = self._train_cohort(r, lr)
+        self.state.rounds_aggregated += acc is not None
+        self.state.skipped_in_a_row = 0 if acc is not None else self.state.skipped_in_a_row + 1
         server_metrics: dict[str, Any] = {}
         if acc is not None:
             server_metrics = self.algorithm.server_update(self.server, acc)
@@ -156,12 +170,20 @@ class FederatedRun:
         record["wall_s"] = time.perf_counter() - started
         record["cumulative"]["wall_s"] = self.state.wall_s
         self.run.log(record, step=r + 1)
+        stall = stalled(self.state.skipped_in_a_row, self.config.rounds.stop_after_skipped)
         if (
             (r + 1) % self.config.logging.checkpoint_every == 0
             or self._is_last(r)
             or self.state.stopped_early
+            or stall
         ):
             self._checkpoint()
+        if stall:
+            raise RunFailedError(
+                f"stopped after round {r + 1}: rounds.stop_after_skipped="
+                f"{self.config.rounds.stop_after_skipped} rounds in a row were skipped; "
+                + no_progress_reason(self.state.round, record, self.config.rounds.min_clients)
+            )
         return record
 
     def client_lr(self, r: int) -> float:
@@ -223,7 +245,6 @@ class FederatedRun:
         costs = round_costs(reports)
         self.state.cumulative = self.state.cumulative.merged(costs)
         ok = [report for report in (acc.reports if acc else []) if report.ok]
-        failed = [report for report in reports if not report.ok]
         weights = np.array([report.log_weight for report in ok])
         seconds = [report.cost.audio_seconds for report in ok]
         losses = [report.loss_per_frame * sec for report, sec in zip(ok, seconds, strict=True)]
@@ -232,13 +253,9 @@ class FederatedRun:
             "round": r + 1,
             "lr": lr,
             "aggregated": acc is not None,
-            "clients": {
-                "sampled": len(reports),
-                "succeeded": len(ok),
-                "failed": len(failed),
-                "attempts": len(attempts),
-            },
-            "failures": [{"client": f.client_id, "error": f.error} for f in failed[:10]],
+            # every client run of every attempt; aggregated: the successes of the kept attempt
+            "clients": {**round_outcome(reports), "aggregated": len(ok), "attempts": len(attempts)},
+            "failures": failure_entries([attempt.reports for attempt in attempts]),
             "train_loss_per_frame": loss if ok else None,
             "weight_share_max": float(np.exp(weights - np.logaddexp.reduce(weights)).max())
             if len(weights)
@@ -300,12 +317,12 @@ class FederatedRun:
         save_checkpoint(self.run.checkpoints, self.state.round, tensors, state, keep)
 
     def _restore(self) -> None:
-        latest = latest_checkpoint(self.run.checkpoints)
-        if latest is None:
+        found = load_latest_checkpoint(self.run.checkpoints)  # the newest readable one
+        if found is None:
             log.info("no checkpoint in %s: starting from round 1", self.run.path)
             self.run.truncate_metrics(lambda record: False)
             return
-        tensors, state = load_checkpoint(latest)
+        tensors, state = found.tensors, found.state
         self.server.params = tensors["params"]
         self.server.optimizer = {
             k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("optimizer.")

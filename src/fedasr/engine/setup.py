@@ -74,9 +74,19 @@ def initial_params(
     return layout, bind_flat(model, layout).clone()
 
 
-def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -> Setup:
+def build_setup(
+    config: ExperimentConfig,
+    tokenizer_dir: Path,
+    progress: bool,
+    tokenizer_home: Path | None = None,
+) -> Setup:
+    """Load the data (its tokenizer read from, or built into, `tokenizer_dir`) and build
+    everything a run needs. Workers load the tokenizer from `tokenizer_home` when given: where
+    a fresh run installs it once its checks pass (engine/opening.py)."""
     resolve_device(config.executor.device)  # fail before any data is loaded
     bundle = load_data(config.data, tokenizer_dir, progress=progress)
+    if tokenizer_home is not None:
+        bundle.tokenizer_dir = tokenizer_home
     registry = build_registry(config, bundle)
     # before the train handle is made: hidden transcripts never reach a worker
     client_data = plan_client_data(config, registry, bundle)

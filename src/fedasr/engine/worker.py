@@ -23,6 +23,7 @@ from fedasr.data.batching import batch_rows, seconds_to_frames
 from fedasr.data.bundle import SplitHandle
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.engine.flat import ParamLayout, bind_flat
+from fedasr.engine.outcomes import ClientTimedOut, NonFiniteUpdate
 from fedasr.errors import ConfigError, FedasrError
 from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
@@ -159,7 +160,7 @@ class WorkerContext:
                     extra_loss=extra_loss, after_backward=after_backward,
                 )  # fmt: skip
                 if not result.finite:
-                    raise ClientFailure(
+                    raise NonFiniteUpdate(
                         f"client {task.client_id}: non-finite loss at step {stats.steps}"
                     )
                 padded = int(batch.feats.shape[1])
@@ -172,7 +173,7 @@ class WorkerContext:
                     self.dims, batch.size, padded, task.depth, train=True, frozen_frontend=frozen
                 )
                 if deadline is not None and time.perf_counter() > deadline:
-                    raise ClientFailure(
+                    raise ClientTimedOut(
                         f"client {task.client_id}: past client.timeout_s={client.timeout_s}"
                     )
         return stats

@@ -1,0 +1,86 @@
+"""Opening a run directory: every check first, the first write last.
+
+    static checks (config keys against each other)   -> nothing read but the config
+    lock the run directory if it exists               -> a live run is never joined
+    load the data, build the setup (tokenizer staged) -> reads, and the feature cache
+    checks against the data; on --resume, against the checkpoint
+    create + lock the run directory, write config.yaml atomically, install the tokenizer
+
+A config error therefore leaves no run directory, no config.yaml and nothing deleted, and a
+refused `--resume` leaves the run exactly as it was, resumable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from fedasr.config import ExperimentConfig
+from fedasr.data.tokenizer import BPETokenizer, Tokenizer
+from fedasr.engine.preflight import check_config, check_resume, check_with_data
+from fedasr.engine.rundir import RunDir
+from fedasr.engine.runlock import RunLock
+from fedasr.engine.setup import Setup, build_setup
+from fedasr.errors import ConfigError
+from fedasr.fsutil import fsync_dir, fsync_tree
+
+
+def open_run(config: ExperimentConfig, *, resume: bool, progress: bool) -> tuple[RunDir, Setup]:
+    """The run directory (locked, config.yaml written) and the setup, once every check passed."""
+    path = config.resolved_run_dir()
+    check_config(config)
+    check_not_a_finished_run(path, resume)
+    lock = RunLock.acquire(path) if path.is_dir() else None
+    try:
+        with staged_tokenizer(path / "tokenizer") as source:
+            setup = build_setup(config, source, progress, tokenizer_home=path / "tokenizer")
+            check_with_data(config, setup)
+            if resume:
+                check_resume(config, path, setup)
+            run = RunDir(path, config, resume=resume, lock=lock)
+            install_tokenizer(setup.bundle.tokenizer, source, run.tokenizer_dir)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return run, setup
+
+
+def check_not_a_finished_run(path: Path, resume: bool) -> None:
+    if not resume and (path / "metrics.jsonl").exists():
+        raise ConfigError(
+            f"run_dir: {path} already holds a run; continue it with "
+            f"`fedasr run --resume {path}` or choose another run_dir"
+        )
+
+
+@contextlib.contextmanager
+def staged_tokenizer(home: Path) -> Iterator[Path]:
+    """Where to read or build the run's tokenizer: its home when one is there already (a
+    resumed run keeps its own), else a temporary directory this command creates and removes."""
+    if (home / "tokenizer.json").is_file():
+        yield home
+        return
+    staging = Path(tempfile.mkdtemp(prefix="fedasr-tokenizer-"))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def install_tokenizer(tokenizer: Tokenizer, source: Path, home: Path) -> None:
+    """Copy a staged tokenizer into the run directory, atomically (a copy, fsync, a rename)."""
+    if source == home:
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=".tokenizer-", dir=home.parent))
+    shutil.copytree(source, tmp, dirs_exist_ok=True)
+    fsync_tree(tmp)
+    if home.exists():  # a tokenizer an older fedasr left half-written: keep it, out of the way
+        home.rename(home.with_name(f".tokenizer-incomplete-{tmp.name}"))
+    tmp.rename(home)
+    fsync_dir(home.parent)
+    if isinstance(tokenizer, BPETokenizer):  # the staged file is about to go
+        tokenizer.model_path = home / "tokenizer.model"
