@@ -19,8 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fedasr.config import ExperimentConfig
+from fedasr.data.bundle import DataBundle, load_data
 from fedasr.data.tokenizer import BPETokenizer, Tokenizer
-from fedasr.engine.preflight import check_config, check_resume, check_with_data
+from fedasr.engine.preflight import (
+    check_config,
+    check_model_and_eval,
+    check_resume,
+    check_with_data,
+)
 from fedasr.engine.rundir import RunDir
 from fedasr.engine.runlock import RunLock
 from fedasr.engine.setup import Setup, build_setup
@@ -47,6 +53,20 @@ def open_run(config: ExperimentConfig, *, resume: bool, progress: bool) -> tuple
             lock.release()
         raise
     return run, setup
+
+
+def open_central_run(config: ExperimentConfig, *, progress: bool) -> tuple[RunDir, DataBundle]:
+    """The same order for the centralized baseline (`fedasr train`): checks, data, then the
+    run directory."""
+    path = config.resolved_run_dir()
+    check_model_and_eval(config)
+    check_not_a_finished_run(path, resume=False)
+    with staged_tokenizer(path / "tokenizer") as source:
+        bundle = load_data(config.data, source, progress=progress)
+        run = RunDir(path, config)
+        install_tokenizer(bundle.tokenizer, source, run.tokenizer_dir)
+    bundle.tokenizer_dir = run.tokenizer_dir
+    return run, bundle
 
 
 def check_not_a_finished_run(path: Path, resume: bool) -> None:

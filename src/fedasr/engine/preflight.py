@@ -37,14 +37,19 @@ CHECKPOINT_KEYS = (
 
 
 def check_config(config: ExperimentConfig) -> None:
-    """What the config alone can tell: cross-key rules and the files it names."""
+    """What the config of a federated run alone can tell: cross-key rules, named files."""
+    check_model_and_eval(config)
+    _check_rounds(config)
+    _check_faults(config)
+    _check_init_from(config)
+
+
+def check_model_and_eval(config: ExperimentConfig) -> None:
+    """The keys every training run shares (federated or centralized)."""
     dims = model_dims(config.model, 32, config.data.features.n_mels)  # vocab does not matter
     dims.validate()
     _check_exits(config, dims)
     _check_eval_metric(config)
-    _check_rounds(config)
-    _check_faults(config)
-    _check_init_from(config)
 
 
 def check_with_data(config: ExperimentConfig, setup: Setup) -> None:

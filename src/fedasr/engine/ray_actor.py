@@ -18,6 +18,7 @@ import torch
 
 from fedasr.algorithms.base import Broadcast, ClientTask, RoundAccumulator
 from fedasr.engine.executors import run_shard
+from fedasr.engine.faults import mark_disposable_process
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 
 
@@ -75,6 +76,7 @@ def shared_path_problem(spec: WorkerSpec) -> str | None:
 
 class ShardActor:
     def __init__(self, spec: WorkerSpec) -> None:
+        mark_disposable_process()  # a `kill` fault kills this actor's process
         self.spec = spec
         self.worker: WorkerContext | None = None
         self.error = shared_path_problem(spec)

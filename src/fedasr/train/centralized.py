@@ -20,10 +20,10 @@ import torch
 from fedasr.asr.evaluate import EvalResult, evaluate
 from fedasr.config import ExperimentConfig
 from fedasr.data.batching import batch_rows, seconds_to_frames
-from fedasr.data.bundle import DataBundle, feature_config, load_data
+from fedasr.data.bundle import DataBundle, feature_config
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.engine.checkpoint import save_checkpoint
-from fedasr.engine.rundir import RunDir
+from fedasr.engine.opening import open_central_run
 from fedasr.models.conformer import ConformerCTC, build_model
 from fedasr.models.factory import model_dims
 from fedasr.models.io import export_model
@@ -72,8 +72,7 @@ def eval_record(results: dict[str, EvalResult]) -> dict[str, Any]:
 
 def train_centralized(config: ExperimentConfig, progress: bool = True) -> CentralResult:
     torch.set_num_threads(max(config.client.threads, 1))
-    run = RunDir(config.resolved_run_dir(), config)
-    bundle = load_data(config.data, run.tokenizer_dir, progress=progress)
+    run, bundle = open_central_run(config, progress=progress)  # checks before any write
     dims = model_dims(config.model, bundle.tokenizer.vocab_size, config.data.features.n_mels)
     model = build_model(dims, seed=config.seed)
     client = config.client
