@@ -4,6 +4,8 @@ is recovered from."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import time
@@ -145,3 +147,32 @@ def test_an_unreadable_latest_checkpoint_falls_back_to_the_previous(  # type: ig
     run.execute()
     assert torch.equal(run.server.params, final_params(tmp_path / "straight"))
     assert [m["round"] for m in read_metrics(config.resolved_run_dir())] == [1, 2]
+
+
+def test_every_file_a_run_writes_is_fsynced_before_it_replaces_the_old(  # type: ignore[no-untyped-def]
+    tiny_config, monkeypatch
+) -> None:
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    config = tiny_config("rounds.total=1")
+    run_federated(config, progress=False)
+    run = str(config.resolved_run_dir())
+    names = [path.removeprefix(run + "/") for path in synced if path.startswith(run)]
+    expected = [
+        r"\.config\.yaml\..*\.tmp",  # then renamed to config.yaml
+        r"\.tokenizer-.*/tokenizer\.json",
+        r"metrics\.jsonl",  # the appended line
+        r"checkpoints/\.tmp-round-000001/tensors\.safetensors",
+        r"checkpoints/\.tmp-round-000001/state\.json",
+        r"checkpoints",  # the rename into place
+        r"\.best\.safetensors\..*\.tmp",
+        r"\.model\.safetensors\..*\.tmp",
+    ]
+    for pattern in expected:
+        assert any(re.fullmatch(pattern, name) for name in names), (pattern, names)

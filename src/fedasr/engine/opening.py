@@ -96,11 +96,15 @@ def install_tokenizer(tokenizer: Tokenizer, source: Path, home: Path) -> None:
     if source == home:
         return
     tmp = Path(tempfile.mkdtemp(prefix=".tokenizer-", dir=home.parent))
-    shutil.copytree(source, tmp, dirs_exist_ok=True)
-    fsync_tree(tmp)
-    if home.exists():  # a tokenizer an older fedasr left half-written: keep it, out of the way
-        home.rename(home.with_name(f".tokenizer-incomplete-{tmp.name}"))
-    tmp.rename(home)
+    try:
+        shutil.copytree(source, tmp, dirs_exist_ok=True)
+        fsync_tree(tmp)
+        if home.exists():  # a tokenizer an older fedasr left half-written: keep it, aside
+            home.rename(home.with_name(f".tokenizer-incomplete-{tmp.name}"))
+        tmp.rename(home)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # created just above
+        raise
     fsync_dir(home.parent)
     if isinstance(tokenizer, BPETokenizer):  # the staged file is about to go
         tokenizer.model_path = home / "tokenizer.model"
