@@ -38,6 +38,7 @@ from fedasr.engine.outcomes import (
     failure_entries,
     no_progress_reason,
     round_outcome,
+    stall_reason,
     stalled,
 )
 from fedasr.engine.progress import RoundProgress
@@ -134,8 +135,8 @@ class FederatedRun:
                         log.info("stopped by the caller after round %d", self.state.round)
                         break
             if self.state.rounds_aggregated == 0:  # a run that trained nothing fails
-                min_clients = self.config.rounds.min_clients
-                raise RunFailedError(no_progress_reason(self.state.round, record, min_clients))
+                reason = no_progress_reason(self.state.round, record, config.rounds)
+                raise RunFailedError(reason)
             self._export("model.safetensors", self.server.params)
         finally:
             self.executor.close()
@@ -179,11 +180,7 @@ class FederatedRun:
         ):
             self._checkpoint()
         if stall:
-            raise RunFailedError(
-                f"stopped after round {r + 1}: rounds.stop_after_skipped="
-                f"{self.config.rounds.stop_after_skipped} rounds in a row were skipped; "
-                + no_progress_reason(self.state.round, record, self.config.rounds.min_clients)
-            )
+            raise RunFailedError(stall_reason(r + 1, record, self.config.rounds))
         return record
 
     def client_lr(self, r: int) -> float:

@@ -10,10 +10,13 @@ plus crashes. A run in which no round aggregated anything ends with RunFailedErr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fedasr.algorithms.base import ClientReport
 from fedasr.errors import FedasrError
+
+if TYPE_CHECKING:
+    from fedasr.config import RoundsSection
 
 FAILURE_KINDS = ("error", "crash", "timeout", "nonfinite")
 FAILURE_LIMIT = 50  # failure entries kept per round record (the counts are always complete)
@@ -84,8 +87,26 @@ def failure_entries(
     return entries[:limit]
 
 
-def no_progress_reason(rounds: int, last: dict[str, Any], min_clients: int) -> str:
-    """Why a run trained nothing, from its last round's record."""
+def no_progress_reason(rounds: int, last: dict[str, Any], section: RoundsSection) -> str:
+    """Why a run trained nothing, from its last round's record (`section`: `rounds.*`)."""
+    min_clients = min(section.min_clients, section.clients_per_round)
+    return (
+        f"no round trained the model: {rounds} round(s) ran and every one was skipped because "
+        f"fewer than {min_clients} clients (rounds.min_clients) succeeded; "
+        f"{_last_round(last)}"
+    )
+
+
+def stall_reason(round_number: int, last: dict[str, Any], section: RoundsSection) -> str:
+    """Why a run stopped early: `rounds.stop_after_skipped` rounds in a row were skipped."""
+    return (
+        f"stopped after round {round_number}: the last {section.stop_after_skipped} rounds "
+        "were all skipped (rounds.stop_after_skipped); the checkpoint is kept, fix the cause "
+        f"and --resume; {_last_round(last)}"
+    )
+
+
+def _last_round(last: dict[str, Any]) -> str:
     clients = last.get("clients", {})
     counts = ", ".join(
         f"{clients.get(key, 0)} {label}"
@@ -98,11 +119,7 @@ def no_progress_reason(rounds: int, last: dict[str, Any], min_clients: int) -> s
     )
     first = next(iter(last.get("failures", [])), None)
     example = f"; first failure: client {first['client']}: {first['error']}" if first else ""
-    return (
-        f"no round trained the model: {rounds} round(s) ran and every one was skipped because "
-        f"fewer than rounds.min_clients={min_clients} clients succeeded; last round: {counts}"
-        f"{example} (all failures are in metrics.jsonl)"
-    )
+    return f"last round: {counts}{example} (every failure is in metrics.jsonl)"
 
 
 def stalled(skipped_in_a_row: int, limit: int | None) -> bool:
