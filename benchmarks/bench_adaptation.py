@@ -41,9 +41,9 @@ from fedasr.data.batching import SpeechData
 from fedasr.data.feature_cache import load_or_build
 from fedasr.data.manifest import audio_path, read_manifest, write_manifest
 from fedasr.data.validate import load_validated
+from fedasr.experiment.central import train_centralized
 from fedasr.models.io import import_model
 from fedasr.report.metrics import werr
-from fedasr.experiment.central import train_centralized
 
 SPLITS = ("train", "test", "heldout")
 UNADAPTED = "unadapted (central on half A)"
