@@ -47,6 +47,12 @@ def mini_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def tiny_model() -> list[str]:
+    """The overrides of TINY_MODEL, for tests that pass them on a command line."""
+    return list(TINY_MODEL)
+
+
+@pytest.fixture
 def tiny_config(mini_corpus: Path, tmp_path: Path) -> Callable[..., ExperimentConfig]:
     """Build a tiny federated experiment on the mini corpus; extra key=value overrides win."""
 

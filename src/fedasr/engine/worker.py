@@ -27,6 +27,7 @@ from fedasr.config import ExperimentConfig
 from fedasr.data.batching import SpeechData, seconds_to_frames
 from fedasr.data.bundle import SplitHandle
 from fedasr.data.specaugment import SpecAugmentConfig
+from fedasr.engine.outcomes import ClientTimedOut, NonFiniteUpdate
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import ConformerCTC
 from fedasr.models.dims import ConformerDims
@@ -144,7 +145,7 @@ class WorkerContext:
                 should_stop=self._deadline(task), stats=LocalStats(flops=local.flops),
             )  # fmt: skip
         except NonFiniteLoss as err:
-            raise ClientFailure(f"client {task.client_id}: {err}") from None
+            raise NonFiniteUpdate(f"client {task.client_id}: {err}") from None
 
     # ------------------------------------------------------------------ internals
     def _local_data(self, model: FlatModel, task: ClientTask) -> LocalData:
@@ -172,7 +173,7 @@ class WorkerContext:
 
         def past_deadline(stats: LocalStats) -> bool:
             if time.perf_counter() > deadline:
-                raise ClientFailure(f"client {task.client_id}: past client.timeout_s={timeout}")
+                raise ClientTimedOut(f"client {task.client_id}: past client.timeout_s={timeout}")
             return False
 
         return past_deadline
