@@ -172,8 +172,10 @@ def main() -> None:
                 rows.append(measure(setup, config, batches, pattern, sparsity, args))
                 print(f"{pattern} {sparsity}: done", file=sys.stderr)
     cpu = _cpu_name()
-    print(f"Client step on {cpu}, torch {torch.__version__}, 1 thread; {len(batches)} batches "
-          f"of one client (5 s each), {args.steps} timed steps, {args.repeats} profiled.\n")  # fmt: skip
+    print(
+        f"Client step on {cpu}, torch {torch.__version__}, 1 thread; {len(batches)} batches "
+        f"of one client (5 s each), {args.steps} timed steps, {args.repeats} profiled.\n"
+    )
     print(table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps({"cpu": cpu, "torch": torch.__version__, "rows": rows}))

@@ -18,7 +18,14 @@ from typing import Any
 
 import torch
 
-from fedasr.algorithms.base import Algorithm, Broadcast, ClientCost, ClientResult, RoundAccumulator
+from fedasr.algorithms.base import (
+    Algorithm,
+    Broadcast,
+    ClientCost,
+    ClientResult,
+    RoundAccumulator,
+    ServerState,
+)
 from fedasr.algorithms.registry import build_algorithm
 from fedasr.algorithms.spec import MAIN
 from fedasr.config import ExperimentConfig, load_config
@@ -155,7 +162,8 @@ class ClientTrainer:
         examples and its training loss per frame."""
         registry, seed = self.recipe.registry, self.recipe.seed
         task = make_tasks(registry, [client_index], seed, round_index)[0]
-        spec = self.algorithm.server.spec_for(task)
+        # FedAvg's spec does not depend on the server state (a pruning mask's would)
+        spec = self.algorithm.server.spec_for(ServerState({}, {}), task)
         task = dataclasses.replace(task, spec=spec)
         model = self.worker.model(spec)
         broadcast = Broadcast(round_index, {MAIN: model.layout.flatten(state)}, lr)

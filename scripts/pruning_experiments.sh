@@ -25,7 +25,9 @@ fi
 export PYTHONPATH=$PRUNING_SNAPSHOT/src
 "$PY" -c 'import fedasr, sys; print("fedasr from", fedasr.__file__, file=sys.stderr)'
 SEEDS=${SEEDS:-0 1 2}
-COMMON=(data.corpus="$CORPUS" data.synth_if_missing=null logging.tensorboard=false)
+# EXTRA: key=value overrides for every run (a smoke test of this script on a tiny model)
+read -r -a EXTRA <<< "${EXTRA:-}"
+COMMON=(data.corpus="$CORPUS" data.synth_if_missing=null logging.tensorboard=false "${EXTRA[@]}")
 
 run() {  # run NAME CONFIG [key=value ...]
   local name=$1 config=$2; shift 2
@@ -34,21 +36,23 @@ run() {  # run NAME CONFIG [key=value ...]
   local resume=()
   [[ -d $dir/checkpoints ]] && resume=(--resume "$dir")
   echo "== $name $(date -u +%H:%M:%S)" >&2
+  local started=$SECONDS
   if [[ ${#resume[@]} -gt 0 ]]; then
-    /usr/bin/time -a -o "$OUT/times.log" -f "$name: %e s" "$PY" -m fedasr run -q "${resume[@]}"
+    "$PY" -m fedasr run -q "${resume[@]}"
   else
-    /usr/bin/time -a -o "$OUT/times.log" -f "$name: %e s" "$PY" -m fedasr run "$config" -q \
-      name="$name" run_dir="$dir" "${COMMON[@]}" "$@"
+    "$PY" -m fedasr run "$config" -q name="$name" run_dir="$dir" "${COMMON[@]}" "$@"
   fi
+  echo "$name: $((SECONDS - started)) s" >> "$OUT/times.log"
 }
 
 central() {  # central SEED: the centrally trained model the centralized-pruning arm starts from
   local dir=$OUT/central-s$1
   [[ -f $dir/model.safetensors ]] && return 0
   echo "== central-s$1 $(date -u +%H:%M:%S)" >&2
-  /usr/bin/time -a -o "$OUT/times.log" -f "central-s$1: %e s" "$PY" -m fedasr train \
-    configs/centralized.yaml -q name="central-s$1" run_dir="$dir" seed="$1" "${COMMON[@]}" \
-    client.batch_seconds=15 central.epochs=10 central.time_budget_min=10
+  local started=$SECONDS
+  "$PY" -m fedasr train configs/centralized.yaml -q name="central-s$1" run_dir="$dir" \
+    seed="$1" "${COMMON[@]}" client.batch_seconds=15 central.epochs=10 central.time_budget_min=10
+  echo "central-s$1: $((SECONDS - started)) s" >> "$OUT/times.log"
 }
 
 P=configs/pruning.yaml
@@ -74,6 +78,6 @@ for seed in $SEEDS; do
 done
 
 "$PY" benchmarks/bench_pruning_memory.py --corpus "$CORPUS" --json "$OUT/memory.json" \
-  > "$OUT/memory.md" || echo "memory benchmark failed" >&2
+  ${MEMORY_ARGS:-} > "$OUT/memory.md" || echo "memory benchmark failed" >&2
 "$PY" scripts/pruning_tables.py "$OUT" --plots "$OUT/plots" > "$OUT/tables.md"
 echo "tables: $OUT/tables.md" >&2

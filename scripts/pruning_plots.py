@@ -11,7 +11,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 SPARSITY_ARMS = [(0, "dense"), (25, "column-25"), (50, "column-50"), (75, "column-75")]
 ROUND_ARMS = ["dense", "column-50", "row-50", "half-50", "step-50", "adaptive-50",
@@ -105,12 +105,18 @@ def _cost_vs_sparsity(by_prefix: dict[str, Any], memory: Path | None, path: Path
         return
     params[0] = _full(by_prefix) or params[0]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for label, values in (("client model parameters", params), ("bytes down per client-round", down),
-                          ("training FLOPs per client-round", flops)):  # fmt: skip
+    curves = (
+        ("client model parameters", params),
+        ("bytes down per client-round", down),
+        ("training FLOPs per client-round", flops),
+    )
+    for label, values in curves:
         ax.plot(xs, [v / values[0] for v in values], marker="o", label=label)
     if memory is not None:
         rows = json.loads(memory.read_text())["rows"]
-        peak = {int(round(100 * r["sparsity"])): r["peak_bytes"] for r in rows}
+        peak = {
+            round(100 * r["sparsity"]): r["peak_bytes"] for r in rows if r["pattern"] == "column"
+        }
         if 0 in peak:
             mx = sorted(peak)
             ax.plot(mx, [peak[m] / peak[0] for m in mx], marker="s", label="measured peak memory")

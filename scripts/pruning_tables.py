@@ -158,9 +158,9 @@ def cost_table(arms: list[Arm], dense_params: int | None) -> str:
             params = held = dense_params or -1
         records = pruned_records(run)
         moved = sum(r["cost"]["bytes_down"] + r["cost"]["bytes_up"] for r in records)
+        down, up = per_client(run, "bytes_down"), per_client(run, "bytes_up")
         rows.append([
-            arm.label, f"{params:,}", f"{held:,}",
-            f"{per_client(run, 'bytes_down') / 1e6:.2f}", f"{per_client(run, 'bytes_up') / 1e6:.2f}",
+            arm.label, f"{params:,}", f"{held:,}", f"{down / 1e6:.2f}", f"{up / 1e6:.2f}",
             f"{per_client(run, 'flops') / 1e9:.1f}", f"{moved / len(records) / 1e6:.1f}",
         ])  # fmt: skip
     return table(head, rows)
@@ -255,9 +255,8 @@ def main() -> None:
     print(comparison_table(arms, "heldout"))
     print("\n### Paired differences, test WER (points)\n")
     print(comparison_table(arms, "test"))
-    print(
-        "\n### Client model, bytes and compute (seed of the lowest number; rounds after pruning starts)\n"
-    )
+    print("\n### Client model, bytes and compute\n")
+    print("(the lowest seed of each arm; per client and round, rounds after pruning starts)\n")
     print(cost_table(arms, dense_params))
     print("\n### Refining\n")
     print(refining_table(arms))

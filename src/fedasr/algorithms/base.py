@@ -5,8 +5,8 @@ An Algorithm has two halves (shared/DESIGN.md). The client half runs on a worker
 `fold` adds that result to the shard's running aggregate (still on the worker, so only one
 partial aggregate per shard travels back). The server half is pure functions of the server
 state: the broadcast of a round, each client's model spec (which may depend on the state, as
-pruning masks do), and the next state from the merged aggregate. Anything a method sends besides the model delta goes in `extras` and is counted in
-bytes like the delta.
+pruning masks do), and the next state from the merged aggregate. Anything a method sends
+besides the model delta goes in `extras` and is counted in bytes like the delta.
 """
 
 from __future__ import annotations

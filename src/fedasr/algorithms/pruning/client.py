@@ -52,7 +52,9 @@ class KeepZeros:
         mask = mask.to(flat.device)
         pairs = [
             (param, view)
-            for param, view in zip(model.parameters_in_order(), model.layout.views(mask).values())
+            for param, view in zip(
+                model.parameters_in_order(), model.layout.views(mask).values(), strict=True
+            )
             if bool(view.any())
         ]
 

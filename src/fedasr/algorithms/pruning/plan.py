@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Phase = Literal["dense", "prune", "refine", "finetune"]
+Prunable = Literal["ffn", "attn", "conv"]
+PRUNABLE_ALL: tuple[Prunable, ...] = ("ffn", "attn", "conv")
 
 
 class _Strict(BaseModel):
@@ -55,9 +57,7 @@ class PruningOptions(_Strict):
     pattern: Literal["column", "row", "half"] = "column"
     score: Literal["magnitude", "taylor"] = "magnitude"
     allocation: Literal["uniform", "adaptive"] = "uniform"
-    prunable: list[Literal["ffn", "attn", "conv"]] = Field(
-        default_factory=lambda: ["ffn", "attn", "conv"], min_length=1
-    )
+    prunable: list[Prunable] = Field(default_factory=lambda: list(PRUNABLE_ALL), min_length=1)
     schedule: ScheduleOptions = Field(default_factory=ScheduleOptions)
     phases: PhasesOptions = Field(default_factory=PhasesOptions)
     refine_every: int = Field(1, ge=1)

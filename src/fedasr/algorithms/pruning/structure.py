@@ -164,7 +164,9 @@ def _halves(producing: torch.Tensor) -> torch.Tensor:
     return halves.reshape(2 * units, rows * (width // 2))
 
 
-def _choose(pattern: str, producing: torch.Tensor, bias: torch.Tensor, consuming: torch.Tensor):  # type: ignore[no-untyped-def]
+def _choose(
+    pattern: str, producing: torch.Tensor, bias: torch.Tensor, consuming: torch.Tensor
+) -> torch.Tensor:
     """The group coordinates of each pattern; `producing` is (units, rows, d)."""
     units = producing.shape[0]
     if pattern == "column":
