@@ -158,13 +158,18 @@ class PruningServer:
     def _remember_scores(
         self, extras: dict[str, torch.Tensor], acc: RoundAccumulator
     ) -> dict[str, torch.Tensor]:
+        """Blend this round's mean client scores into the remembered ones. A round's scores
+        are first divided by their block's mean over the groups scored this round: Taylor
+        scores shrink with the loss as training goes on, so a pruned group's last score, kept
+        from an earlier round, is only comparable with today's scores as a relative one."""
         part = acc.sums.get(SCORES)
         if part is None or part.total is None:
             return extras
         mean, covered = part.mean()
+        relative = _relative_to_block(self.structure, mean.double(), covered)
         old, seen = extras[SCORE], extras[SEEN]
         momentum = self.options.score_momentum
-        blended = torch.where(seen, momentum * old + (1 - momentum) * mean.double(), mean.double())
+        blended = torch.where(seen, momentum * old + (1 - momentum) * relative, relative)
         return {**extras, SCORE: torch.where(covered, blended, old), SEEN: seen | covered}
 
     def _describe(self, round_index: int, masks: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -179,6 +184,22 @@ class PruningServer:
                 "held_params": view.held if view is not None else full,
             }
         return described
+
+
+def _relative_to_block(
+    structure: Structure, scores: torch.Tensor, covered: torch.Tensor
+) -> torch.Tensor:
+    """Scores divided by the mean of their block's covered scores (a block without a positive
+    mean is left as it is)."""
+    out = scores.clone()
+    for block in structure.blocks:
+        part = slice(block.first, block.first + block.groups)
+        held = covered[part]
+        if bool(held.any()):
+            mean = float(scores[part][held].mean())
+            if mean > 0:
+                out[part] = scores[part] / mean
+    return out
 
 
 def _tier_name(tier: str | None) -> str:
