@@ -5,8 +5,10 @@
 # The grid runs from a snapshot of the committed HEAD (`git archive` into OUT/code), so edits
 # made while it waits in a queue or runs do not change it; the commit is in OUT/commit.
 # A run whose model.safetensors exists is reused; an interrupted one is resumed.
-# Sizing (2 cores): ~40 runs of 40 rounds (4 clients x 2 local epochs) at ~2-3 s a round
-# plus 8 evaluations, ~2 min each; seed 0 of every arm first, then seeds 1 and 2.
+# Sizing (2 cores): 37 FL runs of 40 rounds (4 clients x 2 local epochs of 5-s batches, ~2-3 s a
+# round unloaded) plus 8 evaluations, ~2 min each, 3 centralized trainings (~1 min), then the
+# memory benchmark (~1 min) and bench_overhead before/after (~8 min): ~1.5-2 h. Seed 0 of every
+# arm runs first, then seeds 1 and 2, so a cut-short grid still has every arm once.
 set -euo pipefail
 CORPUS=$(realpath "${1:?usage: scripts/pruning_experiments.sh CORPUS [OUT]}")
 OUT=$(realpath -m "${2:-runs/pruning}")
@@ -19,6 +21,12 @@ if [[ -z ${PRUNING_SNAPSHOT:-} ]]; then  # first pass: snapshot HEAD and run the
     mkdir -p "$code.tmp" && git archive "$commit" | tar -x -C "$code.tmp" && mv "$code.tmp" "$code"
   fi
   echo "$commit" > "$OUT/commit"
+  base=$(git merge-base "$commit" main)  # the engine before this branch: bench_overhead's "before"
+  if [[ ! -d $OUT/code-base-${base:0:12} ]]; then
+    mkdir -p "$OUT/base.tmp" && git archive "$base" | tar -x -C "$OUT/base.tmp"
+    mv "$OUT/base.tmp" "$OUT/code-base-${base:0:12}"
+  fi
+  echo "$base" > "$OUT/base-commit"
   cd "$code"
   PRUNING_SNAPSHOT=$code PY=$PY exec bash scripts/pruning_experiments.sh "$CORPUS" "$OUT"
 fi
@@ -79,5 +87,15 @@ done
 
 "$PY" benchmarks/bench_pruning_memory.py --corpus "$CORPUS" --json "$OUT/memory.json" \
   ${MEMORY_ARGS:-} > "$OUT/memory.md" || echo "memory benchmark failed" >&2
+# engine overhead before (merge base with main) and after (this snapshot), one sitting
+BASE=$OUT/code-base-$(head -c 12 "$OUT/base-commit")
+for side in before after; do
+  code=$PRUNING_SNAPSHOT
+  [[ $side == before ]] && code=$BASE
+  [[ -f $OUT/overhead-$side.md ]] && continue
+  (cd "$code" && PYTHONPATH=$code/src "$PY" -m benchmarks.bench_overhead --corpus "$CORPUS" \
+    --runs 3 ${OVERHEAD_ARGS:-} > "$OUT/overhead-$side.md.tmp" \
+    && mv "$OUT/overhead-$side.md.tmp" "$OUT/overhead-$side.md") || echo "overhead $side failed" >&2
+done
 "$PY" scripts/pruning_tables.py "$OUT" --plots "$OUT/plots" > "$OUT/tables.md"
 echo "tables: $OUT/tables.md" >&2
