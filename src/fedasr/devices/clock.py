@@ -91,6 +91,8 @@ class WorkloadPlanner:
     frozen_frontend: bool
 
     def flops(self, task: ClientTask) -> float:
+        # the architecture the client trains: its spec's (a pruned, smaller model) if it has one
+        dims = task.spec.dims if task.spec is not None else self.dims
         rng = np.random.default_rng(task.seed)  # the same stream local_train batches from
         total, steps = 0.0, 0
         for _ in range(self.local_epochs):
@@ -98,9 +100,7 @@ class WorkloadPlanner:
                 if self.max_steps is not None and steps >= self.max_steps:
                     return total
                 padded = int(self.lengths[rows].max())
-                total += batch_flops(
-                    self.dims, len(rows), padded, task.depth, True, self.frozen_frontend
-                )
+                total += batch_flops(dims, len(rows), padded, task.depth, True, self.frozen_frontend)
                 steps += 1
         return total
 
