@@ -100,7 +100,8 @@ class WorkloadPlanner:
                 if self.max_steps is not None and steps >= self.max_steps:
                     return total
                 padded = int(self.lengths[rows].max())
-                total += batch_flops(dims, len(rows), padded, task.depth, True, self.frozen_frontend)
+                frozen = self.frozen_frontend
+                total += batch_flops(dims, len(rows), padded, task.depth, True, frozen)
                 steps += 1
         return total
 
