@@ -5,6 +5,7 @@ end to end on the mini corpus (a few rounds of a tiny model) through the public 
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import runpy
 import subprocess
@@ -142,3 +143,28 @@ def test_fl_benchmarks_run_and_read_back_on_the_mini_corpus(
     assert "| clean-fedavg_dgab5-s0 |" in capsys.readouterr().out
     run_main("weight_displacement", *map(str, runs))
     assert str(runs[1]) in capsys.readouterr().out
+
+
+def test_bench_pruning_memory_runs_on_the_mini_corpus(
+    mini_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Peak memory and step time of the tiny preset's pruned client models (configs/pruning.yaml)
+    fall with sparsity."""
+    out = tmp_path / "memory.json"
+    run_main(
+        "bench_pruning_memory", "--corpus", str(mini_corpus), "--sparsities", "0", "0.5",
+        "--patterns", "column", "--steps", "1", "--repeats", "1", "--json", str(out),
+    )  # fmt: skip
+    assert "| column | 50 % |" in capsys.readouterr().out
+    dense, half = json.loads(out.read_text())["rows"]
+    assert half["client_params"] < dense["client_params"]
+    assert 0 < half["peak_bytes"] < dense["peak_bytes"]
+
+
+def test_pruning_tables_print_their_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["pruning_tables.py", "--help"])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(REPO / "scripts" / "pruning_tables.py"), run_name="__main__")
+    assert done.value.code == 0 and "usage:" in capsys.readouterr().out
