@@ -11,7 +11,7 @@ from fedasr.algorithms.aggregate import WeightedSum
 from fedasr.algorithms.pruning.masks import select
 from fedasr.algorithms.pruning.structure import KINDS, build_structure
 from fedasr.algorithms.pruning.view import client_view
-from fedasr.algorithms.spec import MAIN, ModelSpec, held_coordinates
+from fedasr.algorithms.spec import ModelSpec, held_coordinates
 from fedasr.models.dims import ConformerDims
 from fedasr.models.flat import FlatModel
 
@@ -144,4 +144,3 @@ def test_a_depth_limited_client_holds_the_prefix_of_its_index() -> None:
     )
     stop = small.layout.span(1)
     assert held.where.numel == int((view.index[:stop] >= 0).sum())
-    assert MAIN == "global"
