@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
+from fedasr.algorithms.base import ClientTask
 from fedasr.algorithms.pruning.server import KEEP, SCORE, SEEN, STASH
 from fedasr.algorithms.registry import build_algorithm
 from fedasr.algorithms.spec import MAIN
@@ -37,6 +39,12 @@ TIERS = (
     "high: {flops_per_s: 1.0e9, downlink_bytes_per_s: 1.0e6, uplink_bytes_per_s: 2.5e5}}",
     "devices.shares={low: 1, mid: 1, high: 1}",
 )
+
+
+ONE_LAYER = ConformerDims(
+    n_mels=16, d_model=16, heads=2, head_size=4, ffn=8, conv_channels=8, conv_kernel=3,
+    layers=1, exits=(1,), vocab=6, subsampling_channels=4, dropout=0.0,
+)  # fmt: skip
 
 
 def same_state(a: Any, b: Any) -> None:
@@ -83,10 +91,7 @@ def test_fine_tuning_leaves_pruned_coordinates_unchanged(tiny_config) -> None:  
 
 
 def test_refining_revives_a_column_whose_score_rose() -> None:
-    dims = ConformerDims(
-        n_mels=16, d_model=16, heads=2, head_size=4, ffn=8, conv_channels=8, conv_kernel=3,
-        layers=1, exits=(1,), vocab=6, subsampling_channels=4, dropout=0.0,
-    )  # fmt: skip
+    dims = ONE_LAYER
     config = load_config(
         None,
         [*PRUNING, "algorithm.score=taylor", "algorithm.prunable=[ffn]", "rounds.total=6"],
@@ -112,6 +117,21 @@ def test_refining_revives_a_column_whose_score_rose() -> None:
     assert torch.equal(refined.main[back], pruned.extras[STASH][back])  # its values return
     assert bool((refined.main[back] != 0).all()) and bool((refined.main[out] == 0).all())
     assert torch.equal(refined.extras[STASH][out], pruned.main[out])  # the displaced one waits
+
+
+def test_a_skipped_round_does_not_shift_the_schedule() -> None:
+    server = build_algorithm(load_config(None, [*PRUNING, "rounds.total=4"]), ONE_LAYER).server
+    state = server.init({MAIN: FlatModel(ONE_LAYER, seed=0).flat.clone()})
+    assert bool(state.extras[KEEP].all())  # round 0 is dense
+    # round 0 aggregated nothing (too few clients): the loop only moved the round on
+    skipped = replace(state, round=1)
+    task = ClientTask("c", 0, np.arange(2), round=1, seed=0)
+    assert server.spec_for(skipped, task).coords == "pruned"  # round 1 prunes, as scheduled
+    broadcast = server.broadcast(skipped, 1, 0.003)
+    caught_up = server.current(skipped)
+    assert not bool(caught_up.extras[KEEP].all())
+    assert torch.equal(broadcast.coords["pruned"], server.view(caught_up.extras[KEEP]).index)
+    assert torch.equal(broadcast.params[MAIN], caught_up.main)  # the zeroed parameters
 
 
 def test_tiers_train_nested_masks_and_send_less(tiny_config) -> None:  # type: ignore[no-untyped-def]

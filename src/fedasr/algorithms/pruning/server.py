@@ -8,12 +8,15 @@ checkpoints carry them and a resumed run continues mid-schedule bit for bit:
     pruning.scores       (groups,) float64: the clients' Taylor scores, averaged over rounds
     pruning.seen         (groups,) bool: groups some client has scored
     pruning.stash        (numel,) float32: the last values of the coordinates the mask zeroes
+    pruning.round        (1,) int64: the round the masks were made for
 
 The global parameters hold zeros at pruned coordinates, so the evaluated and exported model is
 the pruned model (exactly the physically smaller one). A pruned coordinate's value waits in the
 stash: refining restores it if its group comes back, and magnitude scores read it.
 After every round the server steps the dense parameters (FedAvgServer: a coordinate nobody
-held keeps its value and its optimizer state) and makes the next round's masks.
+held keeps its value and its optimizer state) and makes the next round's masks. A round that
+was skipped (too few clients) makes none, so `current` first brings the masks up to the
+state's round: the schedule never slips.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from fedasr.algorithms.pruning.view import ClientView, client_view
 from fedasr.algorithms.spec import MAIN, ModelSpec
 
 KEEP, SCORE, SEEN, STASH = "pruning.keep", "pruning.scores", "pruning.seen", "pruning.stash"
+MADE_FOR = "pruning.round"  # the round the stored masks were made for
 GLOBAL = "pruned"  # the coordinates name of the global mask; a tier's is "pruned.TIER"
 
 
@@ -57,7 +61,16 @@ class PruningServer:
         state, _ = self._next_masks(replace(state, extras={**state.extras, **extras}), 0)
         return state
 
+    def current(self, state: ServerState) -> ServerState:
+        """`state` with the masks of its round (made now for rounds that were skipped)."""
+        made_for = int(state.extras[MADE_FOR][0])
+        while made_for < state.round:
+            made_for += 1
+            state, _ = self._next_masks(state, made_for)
+        return state
+
     def spec_for(self, state: ServerState, task: ClientTask) -> ModelSpec:
+        state = self.current(state)
         name = _tier_name(task.tier) if task.tier in self.tiers else GLOBAL
         keep = self.masks(state)[name]
         if bool(keep.all()):
@@ -65,6 +78,7 @@ class PruningServer:
         return ModelSpec(self.view(keep).dims, coords=name, depth=task.depth)
 
     def broadcast(self, state: ServerState, round_index: int, lr: float) -> Broadcast:
+        state = self.current(state)
         coords: dict[str, torch.Tensor] = {}
         for name, keep in self.masks(state).items():
             if not bool(keep.all()):
@@ -75,6 +89,7 @@ class PruningServer:
     def update(
         self, state: ServerState, acc: RoundAccumulator
     ) -> tuple[ServerState, dict[str, Any]]:
+        state = self.current(state)  # what the round's clients were given
         trained = self.masks(state)
         state, metrics = self.fedavg.update(state, acc)
         state = replace(state, extras=self._remember_scores(state.extras, acc))
@@ -123,7 +138,7 @@ class PruningServer:
             allowed = old if how == "prune" else None
             sparsity = sparsity_at(options, round_index)
             keep = select(self.structure, scores, sparsity, options.allocation, allowed)
-        extras[KEEP] = keep
+        extras[KEEP], extras[MADE_FOR] = keep, torch.tensor([round_index])
         if self.tiers and phase(options, round_index) != "finetune":
             scores = self.scores(state) if scores is None else scores
             sparsity = sparsity_at(options, round_index)
