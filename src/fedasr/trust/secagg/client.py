@@ -129,8 +129,8 @@ class SecAggClient:
         alive = [v for v in self._held if v in request.survivors]
         if len(alive) < self.threshold:
             raise SecAggAbort(
-                f"client {self.client}: only {len(alive)} of its neighbours survived, fewer "
-                f"than the threshold {self.threshold}; the round is aborted"
+                f"client {self.client}: only {len(alive)} holders of its shares (itself "
+                f"included) survived, fewer than the threshold {self.threshold}; round aborted"
             )
         seeds = {v: self._held[v][0].to_bytes() for v in request.survivors if v in self._held}
         keys = {v: self._held[v][1].to_bytes() for v in request.dropped if v in self._held}
