@@ -100,26 +100,11 @@ def test_target_model_pushes_towards_the_target_with_a_boost() -> None:
     target = zeros_target(theta_global)
     group = AttackGroup(kind="target_model", rate=0.1, target="zeros", boost=5)
     delta = torch.tensor([0.1, 0.1, 0.1])
-    out = poison(
-        group,
-        delta,
-        seed=0,
-        round_index=0,
-        client_index=0,
-        global_params=theta_global,
-        target_params=target,
-    )
-    assert out.tolist() == [5.0, 10.0, 15.0]
+    where = {"seed": 0, "round_index": 0, "client_index": 0}
+    models = {"global_params": theta_global, "target_params": target}
+    assert poison(group, delta, **where, **models).tolist() == [5.0, 10.0, 15.0]
     # one server step of lr 1 with this client alone lands theta at the target (boost 1)
-    one = poison(
-        AttackGroup(kind="target_model", rate=0.1),
-        delta,
-        seed=0,
-        round_index=0,
-        client_index=0,
-        global_params=theta_global,
-        target_params=target,
-    )
+    one = poison(AttackGroup(kind="target_model", rate=0.1), delta, **where, **models)
     assert torch.equal(theta_global - one, target)
     with pytest.raises(ValueError, match="needs global_params"):
         poison(group, delta, seed=0, round_index=0, client_index=0)

@@ -40,30 +40,12 @@ def client(delta: torch.Tensor, dp: DPSection, index: int = 0, **kw: object) -> 
 
 def test_central_mode_clips_the_update_and_adds_no_client_noise() -> None:
     delta = torch.tensor([3.0, 4.0])
-    out = privatize(
-        delta,
-        10,
-        section(),
-        clip_norm=0.5,
-        noise_multiplier=1.0,
-        expected_clients=16,
-        seed=0,
-        round_index=0,
-        client_index=0,
-    )
+    common: dict = {"clip_norm": 0.5, "noise_multiplier": 1.0, "expected_clients": 16,
+                    "seed": 0, "round_index": 0, "client_index": 0}  # fmt: skip
+    out = privatize(delta, 10, section(), **common)
     assert out.vector.tolist() == pytest.approx([0.3, 0.4])
     assert out.norm == pytest.approx(5.0) and out.unclipped == 0.0 and out.weight == 1.0
-    small = privatize(
-        delta / 100,
-        10,
-        section(),
-        clip_norm=0.5,
-        noise_multiplier=1.0,
-        expected_clients=16,
-        seed=0,
-        round_index=0,
-        client_index=0,
-    )
+    small = privatize(delta / 100, 10, section(), **common)
     assert small.vector.tolist() == pytest.approx([0.03, 0.04]) and small.unclipped == 1.0
 
 

@@ -148,3 +148,8 @@ def test_every_server_optimizer_applies_a_robust_pseudo_gradient(kind: str) -> N
 def test_updates_of_different_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="same coordinates"):
         robust_aggregate([t(1.0), t(1.0, 2.0)], [1.0, 1.0], RobustSection(kind="median"))
+
+
+def test_non_finite_updates_are_refused_with_their_position() -> None:
+    with pytest.raises(ValueError, match=r"non-finite update\(s\) at position\(s\) \[1\]"):
+        robust_aggregate([t(1.0), t(math.nan)], [1.0, 1.0], RobustSection(kind="median"))

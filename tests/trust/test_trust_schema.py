@@ -16,10 +16,11 @@ def test_a_full_section_parses() -> None:
                 {"kind": "scale", "factor": 10, "clients": ["a"]},
             ],
             "robust": {"kind": "trimmed_mean", "trim": 0.2, "clip": {"mode": "median"}},
-            "dp": {"noise_multiplier": 1.0, "adaptive": {"target_quantile": 0.5}},
         }
     )
     assert trust.attacks[1].factor == 10 and trust.robust.clip is not None
+    private = parse_trust({"dp": {"noise_multiplier": 1.0, "adaptive": {}}, "secagg": {}})
+    assert private.dp is not None and private.dp.adaptive is not None
     assert parse_trust(None).dp is None
 
 
@@ -61,6 +62,10 @@ def test_a_full_section_parses() -> None:
             "trust.secagg.threshold: Input should be greater than 0.5",
         ),
         ({"secagg": {}, "robust": {"kind": "median"}}, "secagg hides individual updates"),
+        (
+            {"dp": {"noise_multiplier": 1}, "robust": {"kind": "krum"}},
+            "dp's guarantee is for the noised sum",
+        ),
     ],
 )
 def test_bad_config_names_the_key_and_what_is_accepted(raw: dict, message: str) -> None:

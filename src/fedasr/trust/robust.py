@@ -28,6 +28,7 @@ from typing import Literal
 
 import torch
 
+from fedasr.algorithms.aggregate import all_finite
 from fedasr.trust.clipping import clip_to_norm, l2_norm, median_norm_bound, quantile_step
 from fedasr.trust.schema import ClipSection, RobustSection
 
@@ -149,6 +150,12 @@ def _check_inputs(updates: Sequence[torch.Tensor], weights: Sequence[float]) -> 
         )
     if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError("weights must be finite, non-negative and not all zero")
+    broken = [i for i, u in enumerate(updates) if not all_finite(u)]
+    if broken:  # NaN sorts last and poisons every distance: leave such clients out first
+        raise ValueError(
+            f"non-finite update(s) at position(s) {broken}: leave them out before aggregating "
+            "(as FedAvg.accumulate does) and report them as failed"
+        )
 
 
 def _chunks(numel: int, rows: int) -> list[tuple[int, int]]:

@@ -168,6 +168,11 @@ class TrustSection(_Strict):
     @model_validator(mode="after")
     def _compatible(self) -> TrustSection:
         individual = self.robust.kind != "mean" or self.robust.clip is not None
+        if self.dp is not None and individual:
+            raise ValueError(
+                "dp's guarantee is for the noised sum of clipped updates: use robust.kind "
+                "`mean` without `clip` (dp.clip_norm does the clipping)"
+            )
         if self.secagg is not None and individual:
             raise ValueError(
                 "secagg hides individual updates, so robust.kind must be `mean` without `clip` "
