@@ -57,8 +57,9 @@ def test_epsilon_matches_published_values(q: float, z: float, steps: int, publis
     assert ours > 0.7 * published
 
 
-def test_noise_multiplier_for_a_target_epsilon_is_the_inverse() -> None:
-    cohort = Cohort(1000, 50, "poisson")
+@pytest.mark.parametrize("sampling", ["poisson", "fixed_size"])
+def test_noise_multiplier_for_a_target_epsilon_is_the_inverse(sampling: str) -> None:
+    cohort = Cohort(1000, 50, sampling)  # type: ignore[arg-type]
     z = noise_multiplier_for(4.0, 100, cohort, 1e-5)
     assert epsilon(z, 100, cohort, 1e-5) <= 4.0
     assert epsilon(z - 0.01, 100, cohort, 1e-5) > 4.0  # and no more noise than needed

@@ -90,6 +90,12 @@ def test_multi_krum_averages_the_best_scored_with_their_weights() -> None:
     assert result.byzantine == 2
 
 
+def test_krum_falls_back_to_a_plain_mean_when_the_chosen_weigh_nothing() -> None:
+    updates = [t(1.0), t(1.1), t(50.0), t(-50.0), t(0.9)]
+    result = robust_aggregate(updates, [0.0, 1.0, 1.0, 1.0, 1.0], RobustSection(kind="krum"))
+    assert result.pseudo_gradient.tolist() == [1.0]  # the central update, though it weighs 0
+
+
 def test_krum_lowers_f_when_the_round_is_too_small() -> None:
     result = robust_aggregate(HONEST[:4], [1.0] * 4, RobustSection(kind="krum", byzantine=3))
     assert result.byzantine == 0  # n > 2f + 2 needs f = 0 with 4 clients

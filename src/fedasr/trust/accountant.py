@@ -29,6 +29,7 @@ import numpy as np
 from fedasr.errors import MissingExtraError
 
 Sampling = Literal["fixed_size", "poisson"]
+MIN_NOISE = 0.05  # noise_multiplier_for searches above this (below it ε is astronomical)
 AccountantKind = Literal["rdp", "pld"]
 
 
@@ -117,6 +118,8 @@ def noise_multiplier_for(
         lambda noise: dp.SelfComposedDpEvent(round_event(noise, cohort), rounds),
         target_epsilon,
         delta,
+        # z = 0 (the library's default lower end) divides by zero for fixed-size sampling
+        bracket_interval=dp.LowerEndpointAndGuess(MIN_NOISE, 1.0),
         tol=1e-5,
     )
     return float(np.ceil(float(z) * 1e4) / 1e4)

@@ -134,7 +134,8 @@ def _combine(
     mask = torch.zeros(len(updates), dtype=torch.float64)
     mask[chosen] = 1.0
     shares = [float(m) for m in mask]
-    return _weighted_mean(updates, w * mask), shares, scores, byzantine
+    chosen_weights = w * mask if float((w * mask).sum()) > 0 else mask  # all chosen weigh 0
+    return _weighted_mean(updates, chosen_weights), shares, scores, byzantine
 
 
 def _check_inputs(updates: Sequence[torch.Tensor], weights: Sequence[float]) -> None:
