@@ -112,33 +112,56 @@ def test_too_many_dropouts_abort_the_round() -> None:
 
 
 def test_dp_noise_added_before_masking_survives_in_the_sum() -> None:
-    from fedasr.trust.dp import privatize
-    from fedasr.trust.schema import DPSection
+    """Distributed DP with adaptive clipping: each client clips, noises its update and its
+    clipping bit, then masks; the unmasked sums equal the plain sums to the quantisation
+    bound, carry the central noise std, and give the server half the same pseudo-gradient."""
+    from fedasr.trust.dp import finish_round, privatize
+    from fedasr.trust.schema import AdaptiveClipSection, DPSection
 
-    dp = DPSection(mode="distributed", noise_multiplier=1.0)
+    dp = DPSection(mode="distributed", noise_multiplier=1.0, adaptive=AdaptiveClipSection())
     n, length = 16, 20_000
+    scales = [0.05 if c % 2 else 5.0 for c in range(n)]  # half the clients get clipped
+    where = {"clip_norm": 0.1, "noise_multiplier": 1.0, "expected_clients": n, "round_index": 0}
     noised = {
         c: privatize(
-            torch.zeros(length),
-            10,
-            dp,
-            clip_norm=0.1,
-            noise_multiplier=1.0,
-            expected_clients=n,
-            seed=0,
-            round_index=0,
-            client_index=c,
+            scales[c] * torch.ones(length) / length**0.5, 10, dp, seed=0, client_index=c, **where
         )
         for c in range(n)
     }
-    codec = codec_for(length, n, clip_range=0.15)  # ±6 per-client noise std (0.025)
-    run = secure_sum(
-        {c: {"update": p.vector, "weight": p.weight} for c, p in noised.items()}, codec
-    )
-    plain = sum(p.vector.double() for p in noised.values()).numpy()  # type: ignore[union-attr]
+    # update: ±(clip + 6 per-client noise std); unclipped: 0/1 plus 6 std of its noise share
+    codec = codec_for(length, n, clip_range=0.1 + 6 * 0.025, count_bound=1 + 6 * 0.2)
+    values = {
+        c: {"update": p.vector, "weight": p.weight, "unclipped": p.unclipped}
+        for c, p in noised.items()
+    }
+    run = secure_sum(values, codec)
     assert run.clipped == 0
+    plain = sum(p.vector.double() for p in noised.values()).numpy()  # type: ignore[union-attr]
     assert np.abs(run.result.values["update"] - plain).max() < n * codec.resolution("update")
-    assert float(np.std(run.result.values["update"])) == pytest.approx(0.1, rel=0.03)  # z C
+    signal = sum(scales[c] for c in range(n) if c % 2) / length**0.5 + 0.1 * n / 2 / length**0.5
+    noise = run.result.values["update"] - signal
+    assert float(np.std(noise)) == pytest.approx(
+        0.1 * (1 - 1 / 1.6**2) ** -0.5, rel=0.03
+    )  # z_delta C
+    unclipped = sum(p.unclipped for p in noised.values())
+    assert run.result.values["unclipped"][0] == pytest.approx(unclipped, abs=n * 1e-6)
+    server = {
+        "clip_norm": 0.1,
+        "noise_multiplier": 1.0,
+        "expected_clients": n,
+        "expected_total_weight": float(n),
+        "seed": 0,
+        "round_index": 0,
+    }
+    secure = finish_round(
+        torch.from_numpy(run.result.values["update"]),
+        float(run.result.values["unclipped"][0]),
+        dp,
+        **server,
+    )
+    clear = finish_round(torch.from_numpy(plain), unclipped, dp, **server)
+    assert torch.allclose(secure.pseudo_gradient, clear.pseudo_gradient, atol=1e-6)
+    assert secure.next_clip_norm == pytest.approx(clear.next_clip_norm, rel=1e-6)
 
 
 MESSAGE_TYPES = {KeyAdvert, SealedShares, MaskedUpdate, UnmaskReply}
