@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import time
@@ -54,6 +55,15 @@ def plain_round(inputs: dict[int, dict[str, torch.Tensor | float]], size: int) -
     return size * 4 + 4, seconds  # float32 update + float32 weight
 
 
+def cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return f"{names[0]} x{len(names)}" if names else platform.machine()
+
+
 def harary_degree(n: int) -> int:
     """k = 4 ceil(log2 n), even: with t just over half of k + 1, a client loses its shares'
     quorum only if more than half its neighbours drop (at 30 % dropout and n = 100, k = 28:
@@ -80,7 +90,8 @@ def measure(n: int, degree: int | None, dropout: float, repeats: int, size: int)
         client_total.append(sum(run.per_client(p).seconds for p in PHASES))
         server_total.append(sum(run.server_seconds.values()))
     last = {p: run.per_client(p) for p in PHASES}
-    plain_bytes, plain_server = plain_round(inputs, size)
+    plain = [plain_round(inputs, size) for _ in range(repeats)]
+    plain_bytes, plain_server = plain[0][0], statistics.median(p[1] for p in plain)
     up = sum(t.bytes_up for t in last.values())
     down = sum(t.bytes_down for t in last.values())
     return {
@@ -143,7 +154,8 @@ def main() -> None:
                 print(json.dumps({k: row[k] for k in keys}), flush=True)
                 rows.append(row)
     machine = {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
+        "load_average_1min_at_end": os.getloadavg()[0],
         "python": platform.python_version(),
     }
     result = {"machine": machine, "update_size": args.update_size, "rows": rows}
