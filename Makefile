@@ -1,7 +1,7 @@
 # fedasr: `make demo` runs the main job, `make test` runs the test suite. Both install first.
 PY ?= python3
 PIP := $(PY) -m pip
-EXTRAS ?= dev,ray
+EXTRAS ?= dev,ray,privacy
 
 .PHONY: install install-system demo test lint fixtures bench
 
