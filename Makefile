@@ -30,7 +30,9 @@ install-test-system:
 # Makes ./.venv from PY unless PY already runs in a venv; refuses a ./.venv made by another
 # interpreter rather than deleting it.
 venv:
-	@[ "$(IN_VENV)" = "1" ] || bash scripts/make-venv.sh "$(PY)" "$(VENV)"
+ifneq ($(IN_VENV),1)
+	bash scripts/make-venv.sh "$(PY)" "$(VENV)"
+endif
 
 # constraints.txt pins torch==2.13.0 so no dependency can swap in a CUDA build.
 install: install-system venv
