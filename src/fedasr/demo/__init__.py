@@ -38,7 +38,7 @@ STORY = (
     "exits) to transcribe spoken digit strings such as 'three seven nine one', on a corpus it "
     "synthesized with three text-to-speech engines: 30 training speakers, each one federated "
     "client that keeps its recordings to itself, and 6 held-out speakers that no run trains on.",
-    "Read it as one story. FedAvg: 8 clients a round train on their own utterances and the "
+    "Read it as one story. FedAvg: 4 clients a round train on their own utterances and the "
     "server averages their updates; after 30 rounds it approaches the centralized run, which "
     "sees every speaker's data in one place (the dashed line: what federated learning may not "
     "do). FedAvg, 8 clients corrupted: the same, but 8 of the 30 clients have wrong transcripts "
