@@ -39,13 +39,14 @@ STORY = (
     "synthesized with three text-to-speech engines: 30 training speakers, each one federated "
     "client that keeps its recordings to itself, and 6 held-out speakers that no run trains on.",
     "Read it as one story. FedAvg: 4 clients a round train on their own utterances and the "
-    "server averages their updates; after 30 rounds it approaches the centralized run, which "
-    "sees every speaker's data in one place (the dashed line: what federated learning may not "
-    "do). FedAvg, 8 clients corrupted: the same, but 8 of the 30 clients have wrong transcripts "
-    "or very noisy, fast speech, and plain averaging lets them drag the model down. FedAvg + "
-    "DGA: the same corrupted clients, but each update is weighted by how well the model fits "
-    "that client's data, so the corrupted ones count less and most of the loss is recovered. "
-    "Early exit: a third of the clients are slow phones that train only the first 2 of 6 layers "
+    "server averages their updates; in 30 rounds it goes from 100 % to about 20 % held-out WER "
+    "without any recording leaving its client. The centralized run, which sees every speaker's "
+    "data in one place (the dashed line), shows what that costs at this budget. FedAvg, 8 "
+    "clients corrupted: the same, but 8 of the 30 clients have wrong transcripts or very noisy, "
+    "fast speech, and plain averaging lets them drag the model down. FedAvg + DGA: the same "
+    "corrupted clients, but each update is weighted by how well the model fits that client's "
+    "data, so the corrupted ones count less and more than half of the damage is undone. Early "
+    "exit: a third of the clients are slow phones that train only the first 2 of 6 layers "
     "(exit 1), a third mid-range ones (exits 1-2); the 'per exit' figure shows the WER each "
     "kind of device gets from the one shared model.",
 )
