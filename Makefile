@@ -47,7 +47,7 @@ test: install install-test-system
 
 test-lm: install-system
 	bash scripts/make-venv.sh "$(PY)" "$(LM_VENV)"
-	$(LM_VENV)/bin/python -m pip install -q -c constraints.txt -e '.[dev,lm]'
+	$(LM_VENV)/bin/python -m pip install -q -c constraints.txt -e '.[dev,lm,privacy]'
 	$(LM_VENV)/bin/python -m pytest -m lm
 
 # The built wheel, installed into a new empty venv, runs `fedasr --version` and `demo --help`.
