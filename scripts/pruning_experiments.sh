@@ -5,10 +5,16 @@
 # The grid runs from a snapshot of the committed HEAD (`git archive` into OUT/code), so edits
 # made while it waits in a queue or runs do not change it; the commit is in OUT/commit.
 # A run whose model.safetensors exists is reused; an interrupted one is resumed.
-# Sizing (2 cores): 37 FL runs of 40 rounds (4 clients x 2 local epochs of 5-s batches, ~2-3 s a
-# round unloaded) plus 8 evaluations, ~2 min each, 3 centralized trainings (~1 min), then the
-# memory benchmark (~1 min) and bench_overhead before/after (~8 min): ~1.5-2 h. Seed 0 of every
-# arm runs first, then seeds 1 and 2, so a cut-short grid still has every arm once.
+# What runs (env): ARMS (default the headline: dense FedAvg, client-Taylor pruning, magnitude
+# pruning, centralized pruning), SEEDS (default 0), ROUNDS (default 30: 8 dense rounds, pruning
+# [8, 15), refining [15, 22), fine-tuning after; the centralized arm trains centrally, prunes
+# once and fine-tunes for ROUNDS - 8 rounds), BUDGET_S (default 1800: no run starts once the
+# grid's elapsed time plus the longest run so far would pass it). Every arm of one seed runs
+# before the next seed; the memory benchmark runs after seed 0. The other arms of
+# docs/results/pruning.md: ARMS="column-25 column-75 row-50 half-50 step-50 adaptive-50
+# norefine-50 tiers". Sizing (2 cores, ~9 s a round, ~20 s with evaluation): ~4-5 min a 30-round
+# run, ~4 min the centralized training, ~1-2 min the memory benchmark: ~20-25 min the default.
+# bench_overhead is not run here (the lead compares all merged branches in one sitting).
 set -euo pipefail
 CORPUS=$(realpath "${1:?usage: scripts/pruning_experiments.sh CORPUS [OUT]}")
 OUT=$(realpath -m "${2:-runs/pruning}")
@@ -21,81 +27,102 @@ if [[ -z ${PRUNING_SNAPSHOT:-} ]]; then  # first pass: snapshot HEAD and run the
     mkdir -p "$code.tmp" && git archive "$commit" | tar -x -C "$code.tmp" && mv "$code.tmp" "$code"
   fi
   echo "$commit" > "$OUT/commit"
-  base=$(git merge-base "$commit" main)  # the engine before this branch: bench_overhead's "before"
-  if [[ ! -d $OUT/code-base-${base:0:12} ]]; then
-    mkdir -p "$OUT/base.tmp" && git archive "$base" | tar -x -C "$OUT/base.tmp"
-    mv "$OUT/base.tmp" "$OUT/code-base-${base:0:12}"
-  fi
-  echo "$base" > "$OUT/base-commit"
   cd "$code"
   PRUNING_SNAPSHOT=$code PY=$PY exec bash scripts/pruning_experiments.sh "$CORPUS" "$OUT"
 fi
 export PYTHONPATH=$PRUNING_SNAPSHOT/src
 "$PY" -c 'import fedasr, sys; print("fedasr from", fedasr.__file__, file=sys.stderr)'
-SEEDS=${SEEDS:-0 1 2}
-# EXTRA: key=value overrides for every run (a smoke test of this script on a tiny model)
+SEEDS=${SEEDS:-0}
+ARMS=${ARMS:-dense taylor-50 column-50 central-50}
+ROUNDS=${ROUNDS:-30}
+BUDGET_S=${BUDGET_S:-1800}
+PRUNE_START=8  # rounds of dense FedAvg before the first pruning round
+# EXTRA: key=value overrides for every run, CENTRAL_ARGS for the centralized training, MEMORY_ARGS
+# for the memory benchmark (a smoke test of this script on a tiny budget)
 read -r -a EXTRA <<< "${EXTRA:-}"
 COMMON=(data.corpus="$CORPUS" data.synth_if_missing=null logging.tensorboard=false "${EXTRA[@]}")
+FL=(rounds.total="$ROUNDS" rounds.clients_per_round=4 rounds.min_clients=2 eval.every=5)
+PHASES="algorithm.phases={prune: [$PRUNE_START, 15], refine: [15, 22]}"
+{ echo "commit $(cat "$OUT/commit")"; echo "ARMS=$ARMS SEEDS=$SEEDS ROUNDS=$ROUNDS"
+  echo "BUDGET_S=$BUDGET_S EXTRA=${EXTRA[*]:-}"; } > "$OUT/grid.txt"
+longest=0
+
+within_budget() {  # NAME: may a run start now?
+  if (( SECONDS + longest > BUDGET_S )); then
+    echo "$1: skipped ($SECONDS s elapsed, longest run $longest s, budget $BUDGET_S s)" \
+      | tee -a "$OUT/skipped.log" >&2
+    return 1
+  fi
+}
+
+timed() {  # NAME CMD...: run CMD, log its time, remember the longest
+  local name=$1 started=$SECONDS; shift
+  echo "== $name $(date -u +%H:%M:%S)" >&2
+  "$@"
+  local took=$((SECONDS - started))
+  echo "$name: $took s" >> "$OUT/times.log"
+  (( took > longest )) && longest=$took
+  return 0
+}
 
 run() {  # run NAME CONFIG [key=value ...]
   local name=$1 config=$2; shift 2
   local dir=$OUT/$name
   [[ -f $dir/model.safetensors ]] && return 0
-  local resume=()
-  [[ -d $dir/checkpoints ]] && resume=(--resume "$dir")
-  echo "== $name $(date -u +%H:%M:%S)" >&2
-  local started=$SECONDS
-  if [[ ${#resume[@]} -gt 0 ]]; then
-    "$PY" -m fedasr run -q "${resume[@]}"
+  within_budget "$name" || return 0
+  if [[ -d $dir/checkpoints ]]; then
+    timed "$name" "$PY" -m fedasr run -q --resume "$dir"
   else
-    "$PY" -m fedasr run "$config" -q name="$name" run_dir="$dir" "${COMMON[@]}" "$@"
+    timed "$name" "$PY" -m fedasr run "$config" -q name="$name" run_dir="$dir" "${COMMON[@]}" "$@"
   fi
-  echo "$name: $((SECONDS - started)) s" >> "$OUT/times.log"
 }
 
 central() {  # central SEED: the centrally trained model the centralized-pruning arm starts from
   local dir=$OUT/central-s$1
   [[ -f $dir/model.safetensors ]] && return 0
-  echo "== central-s$1 $(date -u +%H:%M:%S)" >&2
-  local started=$SECONDS
-  "$PY" -m fedasr train configs/centralized.yaml -q name="central-s$1" run_dir="$dir" \
-    seed="$1" "${COMMON[@]}" client.batch_seconds=15 central.epochs=10 central.time_budget_min=10
-  echo "central-s$1: $((SECONDS - started)) s" >> "$OUT/times.log"
+  within_budget "central-s$1" || return 1
+  timed "central-s$1" "$PY" -m fedasr train configs/centralized.yaml -q name="central-s$1" \
+    run_dir="$dir" seed="$1" "${COMMON[@]}" client.batch_seconds=15 central.epochs=10 \
+    central.time_budget_min=4 ${CENTRAL_ARGS:-}
 }
 
-P=configs/pruning.yaml
-for seed in $SEEDS; do
-  S=(seed="$seed")
-  run "dense-s$seed" configs/fedavg.yaml "${S[@]}" rounds.total=40 rounds.clients_per_round=4 \
-    rounds.min_clients=2 client.local_epochs=2 client.batch_seconds=5 eval.every=5
-  for sp in 25 50 75; do
-    run "column-$sp-s$seed" $P "${S[@]}" algorithm.sparsity=0.$sp
-  done
-  run "row-50-s$seed" $P "${S[@]}" algorithm.pattern=row
-  run "half-50-s$seed" $P "${S[@]}" algorithm.pattern=half
-  run "step-50-s$seed" $P "${S[@]}" 'algorithm.schedule={kind: step, delta: 0.125, every: 2}'
-  run "adaptive-50-s$seed" $P "${S[@]}" algorithm.allocation=adaptive
-  run "norefine-50-s$seed" $P "${S[@]}" algorithm.phases.refine=null
-  run "taylor-50-s$seed" $P "${S[@]}" algorithm.score=taylor
-  central "$seed"
-  run "central-50-s$seed" $P "${S[@]}" model.init_from="$OUT/central-s$seed/model.safetensors" \
-    'algorithm.phases={prune: [0, 1], refine: null}' rounds.total=30
-  if [[ $seed == 0 ]]; then  # per-device sparsity with early exits, one config
-    run "tiers-s0" configs/pruning_tiers.yaml "${S[@]}"
-  fi
-done
+arm() {  # arm ARM SEED
+  local seed=$2 P=configs/pruning.yaml
+  local S=(seed="$seed") R=("${FL[@]}" "$PHASES")
+  case $1 in
+    dense) run "dense-s$seed" configs/fedavg.yaml "${S[@]}" "${FL[@]}" client.local_epochs=2 \
+             client.batch_seconds=5 ;;
+    column-25|column-50|column-75) run "$1-s$seed" $P "${S[@]}" "${R[@]}" \
+             algorithm.sparsity=0.${1#column-} ;;
+    row-50) run "row-50-s$seed" $P "${S[@]}" "${R[@]}" algorithm.pattern=row ;;
+    half-50) run "half-50-s$seed" $P "${S[@]}" "${R[@]}" algorithm.pattern=half ;;
+    step-50) run "step-50-s$seed" $P "${S[@]}" "${R[@]}" \
+             'algorithm.schedule={kind: step, delta: 0.125, every: 2}' ;;
+    adaptive-50) run "adaptive-50-s$seed" $P "${S[@]}" "${R[@]}" algorithm.allocation=adaptive ;;
+    norefine-50) run "norefine-50-s$seed" $P "${S[@]}" "${FL[@]}" \
+             "algorithm.phases={prune: [$PRUNE_START, 15], refine: null}" ;;
+    taylor-50) run "taylor-50-s$seed" $P "${S[@]}" "${R[@]}" algorithm.score=taylor ;;
+    central-50) central "$seed" && run "central-50-s$seed" $P "${S[@]}" "${FL[@]}" \
+             model.init_from="$OUT/central-s$seed/model.safetensors" \
+             'algorithm.phases={prune: [0, 1], refine: null}' \
+             rounds.total=$((ROUNDS - PRUNE_START)) ;;
+    tiers) [[ $seed == 0 ]] && run "tiers-s0" configs/pruning_tiers.yaml "${S[@]}" ;;
+    *) echo "unknown arm $1" >&2; exit 2 ;;
+  esac
+  return 0
+}
 
-"$PY" benchmarks/bench_pruning_memory.py --corpus "$CORPUS" --json "$OUT/memory.json" \
-  ${MEMORY_ARGS:-} > "$OUT/memory.md" || echo "memory benchmark failed" >&2
-# engine overhead before (merge base with main) and after (this snapshot), one sitting
-BASE=$OUT/code-base-$(head -c 12 "$OUT/base-commit")
-for side in before after; do
-  code=$PRUNING_SNAPSHOT
-  [[ $side == before ]] && code=$BASE
-  [[ -f $OUT/overhead-$side.md ]] && continue
-  (cd "$code" && PYTHONPATH=$code/src "$PY" -m benchmarks.bench_overhead --corpus "$CORPUS" \
-    --runs 3 ${OVERHEAD_ARGS:-} > "$OUT/overhead-$side.md.tmp" \
-    && mv "$OUT/overhead-$side.md.tmp" "$OUT/overhead-$side.md") || echo "overhead $side failed" >&2
+memory() {  # the memory benchmark: a client step's peak memory and time per sparsity
+  [[ -f $OUT/memory.json ]] && return 0
+  within_budget memory || return 0
+  timed memory "$PY" benchmarks/bench_pruning_memory.py --corpus "$CORPUS" \
+    --json "$OUT/memory.json" ${MEMORY_ARGS:-} > "$OUT/memory.md" \
+    || echo "memory benchmark failed" >&2
+}
+
+for seed in $SEEDS; do
+  for a in $ARMS; do arm "$a" "$seed"; done
+  [[ $seed == 0 ]] && memory
 done
-"$PY" scripts/pruning_tables.py "$OUT" --plots "$OUT/plots" > "$OUT/tables.md"
+"$PY" scripts/pruning_tables.py "$OUT" --seeds $SEEDS --plots "$OUT/plots" > "$OUT/tables.md"
 echo "tables: $OUT/tables.md" >&2
