@@ -10,7 +10,7 @@
 # [8, 15), refining [15, 22), fine-tuning after; the centralized arm trains centrally, prunes
 # once and fine-tunes for ROUNDS - 8 rounds), BUDGET_S (default 1800: no run starts once the
 # grid's elapsed time plus the longest run so far would pass it). Every arm of one seed runs
-# before the next seed; the memory benchmark runs after seed 0. The other arms of
+# before the next seed; the memory benchmark runs first. The other arms of
 # docs/results/pruning.md: ARMS="column-25 column-75 row-50 half-50 step-50 adaptive-50
 # norefine-50 tiers". Sizing (2 cores, ~9 s a round, ~20 s with evaluation): ~4-5 min a 30-round
 # run, ~4 min the centralized training, ~1-2 min the memory benchmark: ~20-25 min the default.
@@ -33,7 +33,7 @@ fi
 export PYTHONPATH=$PRUNING_SNAPSHOT/src
 "$PY" -c 'import fedasr, sys; print("fedasr from", fedasr.__file__, file=sys.stderr)'
 SEEDS=${SEEDS:-0}
-ARMS=${ARMS:-dense taylor-50 column-50 central-50}
+ARMS=${ARMS:-dense taylor-50 central-50 column-50}
 ROUNDS=${ROUNDS:-30}
 BUDGET_S=${BUDGET_S:-1800}
 PRUNE_START=8  # rounds of dense FedAvg before the first pruning round
@@ -120,9 +120,9 @@ memory() {  # the memory benchmark: a client step's peak memory and time per spa
     || echo "memory benchmark failed" >&2
 }
 
+memory  # first: short, and a headline
 for seed in $SEEDS; do
   for a in $ARMS; do arm "$a" "$seed"; done
-  [[ $seed == 0 ]] && memory
 done
 "$PY" scripts/pruning_tables.py "$OUT" --seeds $SEEDS --plots "$OUT/plots" > "$OUT/tables.md"
 echo "tables: $OUT/tables.md" >&2
