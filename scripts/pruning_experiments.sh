@@ -7,12 +7,13 @@
 # A run whose model.safetensors exists is reused; an interrupted one is resumed.
 # What runs (env): ARMS (default the headline: dense FedAvg, client-Taylor pruning, magnitude
 # pruning, centralized pruning), SEEDS (default 0), ROUNDS (default 30: 8 dense rounds, pruning
-# [8, 15), refining [15, 22), fine-tuning after; the centralized arm trains centrally, prunes
-# once and fine-tunes for ROUNDS - 8 rounds), BUDGET_S (default 1800: no run starts once the
+# [8, 15), refining [15, 22), fine-tuning after; a centralized arm trains centrally, prunes
+# once and fine-tunes for ROUNDS - 8 rounds: central-50 after 10 epochs, central-equal-50 after
+# 2, about the examples the FL arms' clients saw before pruning), BUDGET_S (default 1800: no run starts once the
 # grid's elapsed time plus the longest run so far would pass it). Every arm of one seed runs
 # before the next seed; the memory benchmark runs first. The other arms of
 # docs/results/pruning.md: ARMS="column-25 column-75 row-50 half-50 step-50 adaptive-50
-# norefine-50 tiers". Sizing (2 cores, ~9 s a round, ~20 s with evaluation): ~4-5 min a 30-round
+# norefine-50 central-equal-50 tiers". Sizing (2 cores, ~9 s a round, ~20 s with evaluation): ~4-5 min a 30-round
 # run, ~4 min the centralized training, ~1-2 min the memory benchmark: ~20-25 min the default.
 # bench_overhead is not run here (the lead compares all merged branches in one sitting).
 set -euo pipefail
@@ -77,12 +78,16 @@ run() {  # run NAME CONFIG [key=value ...]
   fi
 }
 
-central() {  # central SEED: the centrally trained model the centralized-pruning arm starts from
-  local dir=$OUT/central-s$1
+central() {  # central SEED [equal]: the centrally trained model a centralized arm starts from;
+  # "equal" trains 2 epochs: about the client examples of the PRUNE_START dense FL rounds
+  # (8 rounds x 4 clients x 2 local epochs x 20 utterances = 1,280; the corpus has 600)
+  local name=central-s$1 epochs=(central.epochs=10)
+  [[ ${2:-} == equal ]] && name=central-equal-s$1 epochs=(central.epochs=2)
+  local dir=$OUT/$name
   [[ -f $dir/model.safetensors ]] && return 0
-  within_budget "central-s$1" || return 1
-  timed "central-s$1" "$PY" -m fedasr train configs/centralized.yaml -q name="central-s$1" \
-    run_dir="$dir" seed="$1" "${COMMON[@]}" client.batch_seconds=15 central.epochs=10 \
+  within_budget "$name" || return 1
+  timed "$name" "$PY" -m fedasr train configs/centralized.yaml -q name="$name" \
+    run_dir="$dir" seed="$1" "${COMMON[@]}" client.batch_seconds=15 "${epochs[@]}" \
     central.time_budget_min=4 ${CENTRAL_ARGS:-}
 }
 
@@ -102,8 +107,11 @@ arm() {  # arm ARM SEED
     norefine-50) run "norefine-50-s$seed" $P "${S[@]}" "${FL[@]}" \
              "algorithm.phases={prune: [$PRUNE_START, 15], refine: null}" ;;
     taylor-50) run "taylor-50-s$seed" $P "${S[@]}" "${R[@]}" algorithm.score=taylor ;;
-    central-50) central "$seed" && run "central-50-s$seed" $P "${S[@]}" "${FL[@]}" \
-             model.init_from="$OUT/central-s$seed/model.safetensors" \
+    central-50|central-equal-50)
+           local kind=${1%-50} equal=()
+           [[ $1 == central-equal-50 ]] && equal=(equal)
+           central "$seed" "${equal[@]}" && run "$1-s$seed" $P "${S[@]}" "${FL[@]}" \
+             model.init_from="$OUT/${kind}-s$seed/model.safetensors" \
              'algorithm.phases={prune: [0, 1], refine: null}' \
              rounds.total=$((ROUNDS - PRUNE_START)) ;;
     tiers) [[ $seed == 0 ]] && run "tiers-s0" configs/pruning_tiers.yaml "${S[@]}" ;;

@@ -13,9 +13,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+PRUNE_START = 8  # scripts/pruning_experiments.sh: dense FL rounds before pruning
 SPARSITY_ARMS = [(0, "dense"), (25, "column-25"), (50, "column-50"), (75, "column-75")]
 ROUND_ARMS = ["dense", "column-50", "row-50", "half-50", "step-50", "adaptive-50",
-              "norefine-50", "taylor-50", "central-50"]  # fmt: skip
+              "norefine-50", "taylor-50", "central-50", "central-equal-50"]  # fmt: skip
 
 
 def write_plots(arms: Sequence[Any], out: Path) -> None:
@@ -58,7 +59,8 @@ def _wer_vs_sparsity(by_prefix: dict[str, Any], path: Path) -> None:
 def _median_curve(runs: Sequence[Any]) -> tuple[list[int], list[float]]:
     curves: dict[int, list[float]] = {}
     for run in runs:
-        offset = 10 if run.path.name.startswith("central-50") else 0  # its round 0 = FL round 10
+        # a centralized arm's round 0 is the FL arms' first pruning round
+        offset = PRUNE_START if run.path.name.startswith("central") else 0
         for record in run.records:
             if "heldout_wer" in record and "round" in record:
                 curves.setdefault(record["round"] + offset, []).append(100 * record["heldout_wer"])
@@ -77,7 +79,7 @@ def _wer_vs_round(by_prefix: dict[str, Any], path: Path) -> None:
         ax.plot(rounds, values, style, marker=".", label=arm.label)
     ax.axvspan(10, 20, color="0.9", label="pruning (rounds 11-20)")
     ax.axvspan(20, 30, color="0.95", label="refining (rounds 21-30)")
-    ax.set_xlabel("round (centralized pruning: FL round 1 placed at 11)")
+    ax.set_xlabel(f"round (centralized pruning: FL round 1 placed at {PRUNE_START + 1})")
     ax.set_ylabel("held-out WER (%), median over seeds")
     ax.set_ylim(0, 105)
     ax.grid(alpha=0.3)

@@ -30,7 +30,8 @@ ARMS = [
     ("adaptive-50", "adaptive, 50 %"),
     ("norefine-50", "no refining, 50 %"),
     ("taylor-50", "client Taylor score, 50 %"),
-    ("central-50", "centralized pruning, 50 %"),
+    ("central-50", "centralized pruning, 50 % (10 central epochs)"),
+    ("central-equal-50", "centralized pruning, 50 % (2 central epochs)"),
 ]
 COMPARISONS = [  # (question, arm A, arm B): paired by seed, B - A
     ("row vs column", "column-50", "row-50"),
@@ -41,6 +42,8 @@ COMPARISONS = [  # (question, arm A, arm B): paired by seed, B - A
     ("client Taylor vs magnitude", "column-50", "taylor-50"),
     ("centralized vs magnitude (FL)", "column-50", "central-50"),
     ("centralized vs client Taylor", "taylor-50", "central-50"),
+    ("centralized, equal examples vs magnitude (FL)", "column-50", "central-equal-50"),
+    ("centralized, equal examples vs client Taylor", "taylor-50", "central-equal-50"),
 ]
 SPLITS = ("heldout", "test")
 
@@ -195,18 +198,18 @@ def refining_table(arms: list[Arm]) -> str:
 
 
 def central_table(out: Path, seeds: list[int]) -> str:
-    head = ["seed", "central model held-out", "central model test", "epochs"]
+    head = ["model", "seed", "central model held-out", "central model test", "epochs"]
     rows = []
-    for seed in seeds:
-        path = out / f"central-s{seed}"
-        if not finished(path):
-            continue
-        run = load_run(path)
-        last = final_eval(run)
-        rows.append([
-            str(seed), f"{100 * last['heldout_wer']:.1f}", f"{100 * last['test_wer']:.1f}",
-            str(last.get("epoch")),
-        ])  # fmt: skip
+    for name in ("central", "central-equal"):
+        for seed in seeds:
+            path = out / f"{name}-s{seed}"
+            if not finished(path):
+                continue
+            last = final_eval(load_run(path))
+            rows.append([
+                name, str(seed), f"{100 * last['heldout_wer']:.1f}",
+                f"{100 * last['test_wer']:.1f}", str(last.get("epoch")),
+            ])  # fmt: skip
     return table(head, rows)
 
 
