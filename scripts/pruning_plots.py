@@ -13,7 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-PRUNE_START = 8  # scripts/pruning_experiments.sh: dense FL rounds before pruning
+# scripts/pruning_experiments.sh: dense FL rounds before pruning, the refining rounds
+PRUNE_START, REFINE = 8, (15, 22)
 SPARSITY_ARMS = [(0, "dense"), (25, "column-25"), (50, "column-50"), (75, "column-75")]
 ROUND_ARMS = ["dense", "column-50", "row-50", "half-50", "step-50", "adaptive-50",
               "norefine-50", "taylor-50", "central-50", "central-equal-50"]  # fmt: skip
@@ -77,8 +78,11 @@ def _wer_vs_round(by_prefix: dict[str, Any], path: Path) -> None:
         rounds, values = _median_curve(list(arm.runs.values()))
         style = "--" if prefix == "dense" else "-"
         ax.plot(rounds, values, style, marker=".", label=arm.label)
-    ax.axvspan(10, 20, color="0.9", label="pruning (rounds 11-20)")
-    ax.axvspan(20, 30, color="0.95", label="refining (rounds 21-30)")
+    # phases are 0-based round ranges [start, end); records count rounds from 1
+    ax.axvspan(
+        PRUNE_START, REFINE[0], color="0.9", label=f"pruning (rounds {PRUNE_START + 1}-{REFINE[0]})"
+    )
+    ax.axvspan(*REFINE, color="0.95", label=f"refining (rounds {REFINE[0] + 1}-{REFINE[1]})")
     ax.set_xlabel(f"round (centralized pruning: FL round 1 placed at {PRUNE_START + 1})")
     ax.set_ylabel("held-out WER (%), median over seeds")
     ax.set_ylim(0, 105)
