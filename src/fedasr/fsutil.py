@@ -65,10 +65,10 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
     atomic_write_bytes(path, text.encode(encoding))
 
 
-def refuse_to_overwrite(path: str | Path, force: bool, flag: str = "--force") -> None:
+def refuse_to_overwrite(path: str | Path, overwrite: bool, flag: str = "--overwrite") -> None:
     """Stop before writing over a file this command did not just create: the file may be the
     user's own work. `flag` is the option that allows it."""
-    if not force and Path(path).exists():
+    if not overwrite and Path(path).exists():
         raise OverwriteError(f"{path} exists; nothing was written (pass {flag} to replace it)")
 
 

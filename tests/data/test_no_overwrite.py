@@ -1,4 +1,4 @@
-"""`data import`, `data partition --out` and `data lm` never replace a file without --force:
+"""`data import`, `data partition --out` and `data lm` never replace a file without --overwrite:
 the file at that path may be the user's own (a hand-made manifest, a tuned LM)."""
 
 from __future__ import annotations
@@ -28,19 +28,19 @@ def users_file(path: Path) -> Path:
 
 def assert_refused(result, path: Path) -> None:
     assert result.exit_code == 2, result.output
-    assert f"{path} exists" in result.output and "--force" in result.output
+    assert f"{path} exists" in result.output and "--overwrite" in result.output
     assert path.read_text() == USERS_OWN
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
 
 
-def test_import_refuses_an_existing_manifest_then_force_replaces_it(tmp_path):
+def test_import_refuses_an_existing_manifest_then_overwrite_replaces_it(tmp_path):
     clips = source_clips(4)
     build_librispeech(tmp_path / "dev-mini", clips)
     target = users_file(tmp_path / "out" / "dev-mini.jsonl")
     args = ("data", "import", "librispeech", tmp_path / "dev-mini", "--out", tmp_path / "out")
     assert_refused(run(*args), target)
     assert not (tmp_path / "out" / "dev-mini.skipped.txt").exists()  # nothing at all written
-    assert run(*args, "--force").exit_code == 0
+    assert run(*args, "--overwrite").exit_code == 0
     assert len(read_manifest(target)) == len(clips)
 
 
@@ -48,7 +48,7 @@ def test_partition_refuses_an_existing_out_before_partitioning(tmp_path):
     target = users_file(tmp_path / "clients.json")
     args = ("data", "partition", MINI / "train.jsonl", "--out", target)
     assert_refused(run(*args), target)
-    result = run(*args, "--force")
+    result = run(*args, "--overwrite")
     assert result.exit_code == 0, result.output
     assert json.loads(target.read_text())  # {client: [ids]}
 
@@ -56,5 +56,7 @@ def test_partition_refuses_an_existing_out_before_partitioning(tmp_path):
 def test_lm_refuses_an_existing_arpa(tmp_path):
     target = users_file(tmp_path / "lm.arpa")
     assert_refused(run("data", "lm", MINI / "train.jsonl", target), target)
-    assert run("data", "lm", MINI / "train.jsonl", target, "--force", "--order", 2).exit_code == 0
+    assert (
+        run("data", "lm", MINI / "train.jsonl", target, "--overwrite", "--order", 2).exit_code == 0
+    )
     assert target.read_text().startswith("\\data\\")

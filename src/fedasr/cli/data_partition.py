@@ -29,11 +29,13 @@ def partition_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed (same seed, same partition).")] = 0,
     out: Annotated[Path | None, typer.Option(help="Write {client: [ids]} as JSON here.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
 ) -> None:
     """Partition a manifest into clients and print a summary table."""
     if out is not None:
-        refuse_to_overwrite(out, force)
+        refuse_to_overwrite(out, overwrite)
     utts = read_manifest(manifest)
     params = dict((".".join(k), v) for k, v in map(parse_override, param or []))
     clients = partition(utts, scheme, seed=seed, **params)

@@ -117,15 +117,15 @@ def probe_audio(
 
 
 def finish_import(
-    collector: Collector, src: Path, out_dir: Path, name: str, force: bool = False
+    collector: Collector, src: Path, out_dir: Path, name: str, overwrite: bool = False
 ) -> ImportResult:
     """Write `out_dir/name.jsonl` (and `name.skipped.txt` listing every skip); fail if empty,
-    or if the manifest exists and `force` is not given (it may be a manifest the user wrote)."""
+    or if the manifest exists and `overwrite` is not given (it may be a manifest the user wrote)."""
     if not collector.utterances:
         first = "\n  ".join(str(skip) for skip in collector.skipped[:10])
         detail = f"; {len(collector.skipped)} entries skipped, first:\n  {first}" if first else ""
         raise CorpusImportError(f"{src}: nothing to import{detail}")
-    refuse_to_overwrite(out_dir / f"{name}.jsonl", force)
+    refuse_to_overwrite(out_dir / f"{name}.jsonl", overwrite)
     manifest = write_manifest(out_dir / f"{name}.jsonl", collector.utterances)
     skipped_list = out_dir / f"{name}.skipped.txt"
     if collector.skipped:

@@ -40,7 +40,7 @@ def import_lhotse(
     out_dir: str | Path,
     name: str | None = None,
     recordings: str | Path | None = None,
-    force: bool = False,
+    overwrite: bool = False,
 ) -> ImportResult:
     supervisions, recordings_file = locate_manifests(Path(src), recordings)
     out_dir, collector = Path(out_dir), Collector()
@@ -57,7 +57,7 @@ def import_lhotse(
         else:
             collector.skip(where, *found)
     manifest_name = name or _default_name(supervisions)
-    return finish_import(collector, supervisions, out_dir, manifest_name, force)
+    return finish_import(collector, supervisions, out_dir, manifest_name, overwrite)
 
 
 def locate_manifests(src: Path, recordings: str | Path | None) -> tuple[Path, Path]:

@@ -62,7 +62,7 @@ def import_stm(
     out_dir: str | Path,
     name: str | None = None,
     unk: UnkPolicy = "skip",
-    force: bool = False,
+    overwrite: bool = False,
 ) -> ImportResult:
     src, out_dir = Path(src), Path(out_dir)
     if unk not in UNK_POLICIES:
@@ -81,7 +81,7 @@ def import_stm(
                     collector.add(found, where)
                 else:
                     collector.skip(where, *found)
-    return finish_import(collector, src, out_dir, name or _default_name(src), force)
+    return finish_import(collector, src, out_dir, name or _default_name(src), overwrite)
 
 
 def parse_stm_line(line: str) -> StmSegment:
