@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from fedasr.algorithms.base import ClientTask
-from fedasr.algorithms.pruning.server import KEEP, SCORE, SEEN, STASH
+from fedasr.algorithms.pruning.server import KEEP, SCORE, SEEN, STASH, _on_remembered_scale
 from fedasr.algorithms.registry import build_algorithm
 from fedasr.algorithms.spec import MAIN
 from fedasr.config import load_config
@@ -117,6 +117,35 @@ def test_refining_revives_a_column_whose_score_rose() -> None:
     assert torch.equal(refined.main[back], pruned.extras[STASH][back])  # its values return
     assert bool((refined.main[back] != 0).all()) and bool((refined.main[out] == 0).all())
     assert torch.equal(refined.extras[STASH][out], pruned.main[out])  # the displaced one waits
+
+
+def test_shrinking_taylor_scores_of_the_kept_columns_revive_nothing() -> None:
+    """Once a block is pruned, clients score only its kept (high) groups. Scores that fell
+    by the same factor for every kept group (the loss fell) must leave the ranking against the
+    pruned groups' remembered scores as it was: nothing comes back."""
+    config = load_config(
+        None, [*PRUNING, "algorithm.score=taylor", "algorithm.prunable=[ffn]", "rounds.total=6"]
+    )
+    server = build_algorithm(config, ONE_LAYER).server
+    state = server.init({MAIN: FlatModel(ONE_LAYER, seed=0).flat.clone()})
+    structure = server.structure  # type: ignore[attr-defined]
+    scores = torch.arange(1.0, structure.groups + 1, dtype=torch.float64)
+    seen = torch.ones(structure.groups).bool()
+    state = replace(state, extras={**state.extras, SCORE: scores, SEEN: seen})
+    pruned, _ = server._next_masks(state, 1)  # type: ignore[attr-defined]
+    keep = pruned.extras[KEEP]
+    fresh = torch.where(keep, 0.1 * scores, torch.zeros_like(scores))  # only kept groups scored
+    rescaled = _on_remembered_scale(structure, fresh, keep, scores, seen)
+    assert torch.allclose(rescaled[keep], scores[keep])
+    blended = torch.where(keep, 0.5 * scores + 0.5 * rescaled, scores)
+    refined, changes = server._next_masks(  # type: ignore[attr-defined]
+        replace(pruned, extras={**pruned.extras, SCORE: blended}), 2
+    )
+    assert changes == {"revived": 0, "newly_pruned": 0}
+    assert torch.equal(refined.extras[KEEP], keep)
+    first = _on_remembered_scale(structure, scores, seen, scores, ~seen)  # nothing seen yet
+    block = structure.blocks[0]
+    assert float(first[block.first : block.first + block.groups].mean()) == pytest.approx(1.0)
 
 
 def test_a_skipped_round_does_not_shift_the_schedule() -> None:

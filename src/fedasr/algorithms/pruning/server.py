@@ -173,16 +173,16 @@ class PruningServer:
     def _remember_scores(
         self, extras: dict[str, torch.Tensor], acc: RoundAccumulator
     ) -> dict[str, torch.Tensor]:
-        """Blend this round's mean client scores into the remembered ones. A round's scores
-        are first divided by their block's mean over the groups scored this round: Taylor
-        scores shrink with the loss as training goes on, so a pruned group's last score, kept
-        from an earlier round, is only comparable with today's scores as a relative one."""
+        """Blend this round's mean client scores into the remembered ones, after putting them
+        on the remembered scale (`_on_remembered_scale`): Taylor scores shrink with the loss,
+        and a pruned group's last score, kept from an earlier round, must stay comparable
+        with the kept groups' fresh ones."""
         part = acc.sums.get(SCORES)
         if part is None or part.total is None:
             return extras
         mean, covered = part.mean()
-        relative = _relative_to_block(self.structure, mean.double(), covered)
         old, seen = extras[SCORE], extras[SEEN]
+        relative = _on_remembered_scale(self.structure, mean.double(), covered, old, seen)
         momentum = self.options.score_momentum
         blended = torch.where(seen, momentum * old + (1 - momentum) * relative, relative)
         return {**extras, SCORE: torch.where(covered, blended, old), SEEN: seen | covered}
@@ -201,19 +201,34 @@ class PruningServer:
         return described
 
 
-def _relative_to_block(
-    structure: Structure, scores: torch.Tensor, covered: torch.Tensor
+def _on_remembered_scale(
+    structure: Structure,
+    fresh: torch.Tensor,
+    covered: torch.Tensor,
+    old: torch.Tensor,
+    seen: torch.Tensor,
 ) -> torch.Tensor:
-    """Scores divided by the mean of their block's covered scores (a block without a positive
-    mean is left as it is)."""
-    out = scores.clone()
+    """This round's scores, block by block, multiplied so that the groups scored now *and*
+    before keep their remembered mean. Dividing by the mean of the groups scored now would be
+    biased once a block is pruned: only its kept (high-scoring) groups are scored, so their
+    mean is larger than the whole block's was, every kept group's relative score falls, and
+    pruned groups' remembered scores would win back columns for no reason. A block with no
+    group scored before is divided by the mean of its covered scores (the first scores are
+    relative); a block without a positive mean is left as it is."""
+    out = fresh.clone()
     for block in structure.blocks:
         part = slice(block.first, block.first + block.groups)
         held = covered[part]
-        if bool(held.any()):
-            mean = float(scores[part][held].mean())
-            if mean > 0:
-                out[part] = scores[part] / mean
+        if not bool(held.any()):
+            continue
+        both = held & seen[part]
+        anchor = float(fresh[part][both].mean()) if bool(both.any()) else 0.0
+        if anchor > 0:
+            out[part] = fresh[part] * (float(old[part][both].mean()) / anchor)
+            continue
+        mean = float(fresh[part][held].mean())
+        if mean > 0:
+            out[part] = fresh[part] / mean
     return out
 
 
