@@ -1,6 +1,6 @@
 """SecAgg's cost against plain aggregation: bytes and time per client and per round.
 
-    /work/shared/bin/heavy python benchmarks/bench_secagg.py OUT.json [--repeats 3]
+    python -m benchmarks.bench_secagg OUT.json [--repeats 3]    # under your machine's job queue
 
 Each client's input is a tiny-preset update (1,077,751 float32 coordinates, docs/models.md)
 pre-multiplied by its weight, plus the weight itself, in a 32-bit ring. Arms: 10 and 100
