@@ -33,7 +33,7 @@ from fedasr.trust.secagg.server import SecAggServer
             ["trust.dp={noise_multiplier: 0.3, target_epsilon: 0.01, target_action: stop}"],
             "trust.dp.target_epsilon",
         ),
-    ],  # fmt: skip
+    ],
 )
 def test_a_bad_trust_config_names_the_key_and_writes_nothing(tiny_config, overrides, key) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
