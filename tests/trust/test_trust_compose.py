@@ -52,7 +52,7 @@ def test_a_kept_update_leaves_the_inner_folds_other_aggregates(tiny_config) -> N
     assert float(tau_eff[0]) == (3 * 2.0 + 6 * 5.0) / 9
 
 
-def test_a_target_model_attacker_sends_boost_x_global_minus_target(tiny_config, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_target_model_attacker_sends_boost_x_its_target(tiny_config, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     seen: list[dict[str, Any]] = []
     robust = server_steps.robust_aggregate
 
