@@ -164,3 +164,12 @@ def test_an_aborted_secagg_round_changes_nothing_and_the_run_goes_on(tiny_config
     assert torch.equal(start, after_first)
     assert second["server_trust"]["secagg"]["dropped"] == 0
     assert not torch.equal(after_first, run.server.main)
+
+
+@pytest.mark.parametrize(("before", "after"), [((), DP), (DP, ())])
+def test_dp_cannot_start_or_stop_at_a_resume(tiny_config, before, after) -> None:  # type: ignore[no-untyped-def]
+    from fedasr.errors import ConfigError
+
+    run_federated(tiny_config("rounds.total=1", *before), progress=False)
+    with pytest.raises(ConfigError, match="trust.dp: the run was trained"):
+        build_run(tiny_config("rounds.total=2", *after), resume=True, progress=False)
