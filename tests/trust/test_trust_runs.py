@@ -171,5 +171,5 @@ def test_dp_cannot_start_or_stop_at_a_resume(tiny_config, before, after) -> None
     from fedasr.errors import ConfigError
 
     run_federated(tiny_config("rounds.total=1", *before), progress=False)
-    with pytest.raises(ConfigError, match="trust.dp: the run was trained"):
+    with pytest.raises(ConfigError, match=r"trust\.dp: the run was trained"):
         build_run(tiny_config("rounds.total=2", *after), resume=True, progress=False)
