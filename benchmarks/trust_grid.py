@@ -2,22 +2,28 @@
 the code to a commit), then its tables and plots (benchmarks/trust_tables.py).
 
     python -m benchmarks.trust_grid --corpus CORPUS --out runs/trust [--seeds 0 1 2]
+        [--budget-min 28]
 
 The design (docs/results/trust.md, "Setup"): CORPUS's 30 training speakers are split into 10
 "public" speakers, on which one model is pretrained centrally, and 20 private speaker clients,
 on which every federated arm continues from that model (10 clients a round, 6 rounds, one
 local epoch). Public pretraining keeps the DP arms' guarantee whole: no private client's data
-reached the starting point.
+reached the starting point. A model already at OUT/pretrain/model.safetensors is reused.
 
-    attack grid   7 defences x (clean + 3 attacks x 3 rates) x seeds
-    DP            noise multipliers 0 (clipping only), 0.003, 0.01, 0.03 x seeds
-    SecAgg        in a run (10 clients a round; with and without 30 % client failures,
-                  and with distributed DP), and benchmarks/bench_secagg.py at full size
+The arms run in order of priority, so that a time budget cuts the least important ones:
+    1. the headline at the first seed: 7 defences x (clean + 3 attacks at HEADLINE_RATE);
+       DP-FedAvg at HEADLINE_NOISE (0 = clipping only); SecAgg in a run (with and without
+       30 % client failures, and with distributed DP) and benchmarks/bench_secagg.py at the
+       tiny preset's full size (one repeat)
+    2. the other seeds of tier 1's federated arms, arm by arm (FedAvg and DP first), so that
+       whatever finishes has every seed
+    3. the other attack rates (RATES) and noise levels (NOISE), first seed, then the others
 
 Runs go two at a time (serial executor, one thread each: the two cores stay busy through
-evaluation and aggregation). A finished run (model.safetensors) is read back, an unfinished
-one is resumed (--resume: bit-identical to an uninterrupted run). Seeds run in order, so a
-stop leaves whole seeds.
+evaluation and aggregation). With --budget-min, no arm starts after that many minutes (the
+ones running finish); the skipped arms are listed in OUT/skipped.txt and the tables say "not
+run". A finished run (model.safetensors) is read back, an unfinished one is resumed
+(--resume: bit-identical to an uninterrupted run).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -50,7 +57,9 @@ ATTACKS = {
     "gaussian": "{kind: gaussian, rate: RATE}",
 }
 RATES = (0.1, 0.2, 0.3)
-NOISE = (0.0, 0.003, 0.01, 0.03)
+HEADLINE_RATE = 0.2
+NOISE = (0.0, 0.003, 0.01, 0.03, 0.1)
+HEADLINE_NOISE = (0.0, 0.01, 0.03, 0.1)
 DP_CLIP = 3.0  # the pilot's median update norm (3.1-3.2); adaptive clipping tracks it
 SECAGG = "trust.secagg={clip_range: 0.5, max_weight: 20}"
 
@@ -61,23 +70,51 @@ class Arm:
     overrides: tuple[str, ...]
 
 
-def attack_arms(seed: int) -> Iterator[Arm]:
+def attack_arms(seed: int, rates: tuple[float, ...]) -> Iterator[Arm]:
+    """FedAvg first (the undefended baseline), then each defence; clean first if in rates
+    (rate 0)."""
     for defence, extra in DEFENCES.items():
-        yield Arm(f"{defence}-clean-s{seed}", (*extra, f"seed={seed}"))
-        for attack, spec in ATTACKS.items():
-            for rate in RATES:
+        for rate in rates:
+            if rate == 0:
+                yield Arm(f"{defence}-clean-s{seed}", (*extra, f"seed={seed}"))
+                continue
+            for attack, spec in ATTACKS.items():
                 groups = f"trust.attacks=[{spec.replace('RATE', str(rate))}]"
                 name = f"{defence}-{attack}{round(rate * 100)}-s{seed}"
                 yield Arm(name, (*extra, groups, f"seed={seed}"))
 
 
-def dp_arms(seed: int) -> Iterator[Arm]:
-    for z in NOISE:
+def dp_arms(seed: int, noise: tuple[float, ...]) -> Iterator[Arm]:
+    for z in noise:
         dp = (
             f"trust.dp={{noise_multiplier: {z}, clip_norm: {DP_CLIP}, "
             "adaptive: {target_quantile: 0.5, learning_rate: 0.2}}"
         )
         yield Arm(f"dp-z{z:g}-s{seed}", (dp, f"seed={seed}"))
+
+
+def with_seed(arm: Arm, seed: int) -> Arm:
+    base = arm.name.rsplit("-s", 1)[0]
+    kept = tuple(o for o in arm.overrides if not o.startswith("seed="))
+    return Arm(f"{base}-s{seed}", (*kept, f"seed={seed}"))
+
+
+def prioritized(seeds: list[int]) -> list[Arm]:
+    """Every arm, most important first (the module's docstring, tiers 1-3); "bench_secagg"
+    stands for the SecAgg benchmark."""
+    first, others = seeds[0], seeds[1:]
+    headline = [*attack_arms(first, (0.0, HEADLINE_RATE)), *dp_arms(first, HEADLINE_NOISE)]
+    headline.sort(key=lambda arm: not arm.name.startswith(("fedavg-", "dp-")))
+    tier1 = [*headline, *secagg_arms(first), Arm("bench_secagg", ())]
+    tier2 = [with_seed(arm, seed) for arm in headline for seed in others]
+    rest_rates = tuple(r for r in RATES if r != HEADLINE_RATE)
+    rest_noise = tuple(z for z in NOISE if z not in HEADLINE_NOISE)
+    tier3 = [
+        arm
+        for seed in seeds
+        for arm in (*attack_arms(seed, rest_rates), *dp_arms(seed, rest_noise))
+    ]
+    return [*tier1, *tier2, *tier3]
 
 
 def secagg_arms(seed: int) -> Iterator[Arm]:
@@ -167,28 +204,8 @@ def secagg_bench(out: Path) -> None:
     target = out / "bench_secagg.json"
     if target.is_file():
         return
-    bench = [sys.executable, "-m", "benchmarks.bench_secagg", str(target), "--repeats", "3"]
+    bench = [sys.executable, "-m", "benchmarks.bench_secagg", str(target), "--repeats", "1"]
     run(bench, "bench_secagg", out)
-
-
-def engine_checks(corpus: Path, out: Path, base: Path) -> None:
-    """The weights fingerprint of every shipped config and the engine's overhead, on the engine
-    before this branch and after it, one after the other (docs/engine.md)."""
-    for label, code in (("before", base), ("after", REPO)):
-        target = out / f"fingerprint-{label}.json"
-        if not target.is_file():
-            compare = (
-                ["--compare", str(out / "fingerprint-before.json")] if label == "after" else []
-            )
-            bench = [sys.executable, str(code / "benchmarks" / "weights_fingerprint.py"),
-                     "--corpus", str(corpus), "--out", str(out / f"fingerprint-{label}"),
-                     "--json", str(target), *compare]  # fmt: skip
-            run(bench, f"fingerprint-{label}", out, code)
-    for label, code in (("before", base), ("after", REPO)):
-        if not (out / "logs" / f"overhead-{label}.log").is_file():
-            bench = [sys.executable, "-m", "benchmarks.bench_overhead", "--corpus", str(corpus),
-                     "--runs", "3"]  # fmt: skip
-            run(bench, f"overhead-{label}", out, code)
 
 
 def main() -> None:
@@ -198,7 +215,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--commit", default="")
     parser.add_argument("--parallel", type=int, default=2)
-    parser.add_argument("--base-code", type=Path, help="the engine before this branch")
+    parser.add_argument("--budget-min", type=float, help="start no arm after this many minutes")
     parser.add_argument("--set", nargs="*", default=[], help="overrides for every run (smoke)")
     parser.add_argument("--only", nargs="*", help="only arms whose name contains one of these")
     args = parser.parse_args()
@@ -207,6 +224,7 @@ def main() -> None:
     import fedasr
 
     print(f"fedasr from {Path(fedasr.__file__).parent} (commit {args.commit})", flush=True)
+    started = time.time()
     public, private = split_corpus(args.corpus.resolve(), out / "corpus")
     model = pretrain(public, out, args.set)
     common = [
@@ -217,20 +235,33 @@ def main() -> None:
         "executor.kind=serial", "executor.threads_per_worker=1", "logging.tensorboard=false",
         "logging.checkpoint_every=2", "logging.keep_checkpoints=1", *args.set,
     ]  # fmt: skip
+    arms = prioritized(args.seeds)
+    if args.only is not None:
+        arms = [arm for arm in arms if any(part in arm.name for part in args.only)]
+    deadline = math.inf if args.budget_min is None else started + 60 * args.budget_min
+    skipped: list[str] = []
+
+    def one(arm: Arm) -> None:
+        if time.time() > deadline:
+            skipped.append(arm.name)
+        elif arm.name == "bench_secagg":
+            secagg_bench(out)
+        else:
+            federated(arm, common, out)
+
     with ThreadPoolExecutor(args.parallel) as pool:
-        for number, seed in enumerate(args.seeds):
-            arms = [*attack_arms(seed), *dp_arms(seed)]
-            if number == 0:
-                arms += list(secagg_arms(seed))
-            if args.only is not None:
-                arms = [arm for arm in arms if any(part in arm.name for part in args.only)]
-            list(pool.map(lambda arm: federated(arm, common, out), arms))
-            if number == 0 and args.only is None:
-                secagg_bench(out)
-                if args.base_code is not None:
-                    engine_checks(args.corpus.resolve(), out, args.base_code)
+        list(pool.map(one, arms))
+    done_list = [arm.name for arm in arms if arm.name not in skipped]
+    write_atomic(out / "skipped.txt", "".join(f"{name}\n" for name in skipped))
+    print(f"{len(done_list)} arms run or read back, {len(skipped)} skipped (budget)", flush=True)
     tables = [sys.executable, "-m", "benchmarks.trust_tables", "--out", str(out)]
     run([*tables, "--commit", args.commit], "tables", out, REPO)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

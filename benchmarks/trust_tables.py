@@ -64,11 +64,13 @@ def seeds_of(runs: Runs) -> list[int]:
 
 def attack_tables(runs: Runs, seeds: list[int]) -> str:
     out = ["## Attacks and defences", ""]
-    header = ["defence", *CONDITIONS]
+    conditions = [c for c in CONDITIONS if any(f"-{c}-s" in name for name in runs)]
+    missing = [c for c in CONDITIONS if c not in conditions]
+    header = ["defence", *conditions]
     rows, rel_rows, per_seed = [], [], []
     for defence in DEFENCES:
         cells, rel = [defence], [defence]
-        for condition in CONDITIONS:
+        for condition in conditions:
             values, ratios = [], []
             for seed in seeds:
                 value = wer(runs, f"{defence}-{condition}-s{seed}")
@@ -95,6 +97,8 @@ def attack_tables(runs: Runs, seeds: list[int]) -> str:
     out += [table(header, rel_rows), ""]
     out += ["Per seed, held-out WER % (test WER of the private speakers in the raw metrics):", ""]
     out += [table(["arm", *(f"seed {s}" for s in seeds)], per_seed), ""]
+    if missing:
+        out += [f"Not run for any defence (time budget): {', '.join(missing)}.", ""]
     out += [treatment_table(runs), ""]
     return "\n".join(out)
 
@@ -241,6 +245,14 @@ def secagg_tables(runs: Runs, out: Path) -> str:
     header = ["run", "round s", "up / client", "client s", "server s", "dropped", "aborted rounds",
               "held-out WER %"]  # fmt: skip
     lines += [table(header, rows), ""]
+    lines += [
+        "Final weights, SecAgg against plain aggregation of the same clients (SecAgg sums "
+        "in fixed point, so equal up to its quantisation step, not bit for bit):",
+        "",
+    ]
+    pairs = [("secagg-s0", "fedavg-clean-s0"), ("secagg-drop30-s0", "fedavg-drop30-s0")]
+    lines += [table(["SecAgg run", "plain run", "max abs Δw", "L2 of Δw / L2 of w"],
+                    [[a, b, *weights_gap(out, a, b)] for a, b in pairs]), ""]  # fmt: skip
     bench = out / "bench_secagg.json"
     if bench.is_file():
         from benchmarks.bench_secagg import table as bench_table
@@ -251,6 +263,23 @@ def secagg_tables(runs: Runs, out: Path) -> str:
     else:
         lines += ["benchmarks/bench_secagg.py: not run"]
     return "\n".join(lines)
+
+
+def weights_gap(out: Path, first: str, second: str) -> list[str]:
+    """max |w1 - w2| over every weight of two runs' exported models, and ‖w1 - w2‖ / ‖w2‖."""
+    paths = [out / "runs" / name / "model.safetensors" for name in (first, second)]
+    if not all(path.is_file() for path in paths):
+        return ["not run", "not run"]
+    from safetensors.torch import load_file
+
+    a, b = (load_file(str(path)) for path in paths)
+    worst, diff, norm = 0.0, 0.0, 0.0
+    for key, tensor in b.items():
+        gap = (a[key].double() - tensor.double()).abs()
+        worst = max(worst, float(gap.max())) if gap.numel() else worst
+        diff += float((gap**2).sum())
+        norm += float((tensor.double() ** 2).sum())
+    return [f"{worst:.2e}", f"{math.sqrt(diff / norm):.2e}" if norm else "—"]
 
 
 def _secagg_cells(run: dict[str, Any]) -> list[str]:

@@ -5,10 +5,12 @@
 # runs/trust) holds the runs; finished runs are read back, not repeated, so the script can be
 # run again after a stop. PY (default .venv/bin/python, else python3) runs everything.
 #
+# BUDGET_MIN (default 28): no arm starts after that many minutes; the grid runs its arms most
+# important first (benchmarks/trust_grid.py), so the budget cuts extra seeds and rates, and the
+# tables say which arms did not run.
+#
 # The code is the committed HEAD, copied to OUT/code-COMMIT when the script starts, so the runs
-# do not change if the working tree does while they train; the results name that commit. The
-# engine before this branch (the merge base with BASE, default main) is copied too: the weights
-# fingerprint and the engine overhead are measured on both, in the same sitting.
+# do not change if the working tree does while they train; the results name that commit.
 # If HEAD does not hold the grid yet (benchmarks/trust_grid.py), the script puts itself back in
 # the queue named by QUEUE (a command that runs its arguments in turn), or stops.
 set -euo pipefail
@@ -36,9 +38,7 @@ snapshot() {  # snapshot COMMIT -> the directory holding that commit's files
   echo "$dir"
 }
 snap=$(snapshot "$commit")
-base=$(git merge-base "$commit" "${BASE:-main}")
-base_snap=$(snapshot "$base")
-echo "$(date -u +%FT%TZ) code $commit (base $base), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(date -u +%FT%TZ) code $commit, load $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$snap"  # `python -m benchmarks...` finds the snapshot's modules, not the working tree's
 exec env PYTHONPATH="$snap/src" "$PY" -m benchmarks.trust_grid \
-  --corpus "$CORPUS" --out "$OUT" --commit "$commit" --base-code "$base_snap"
+  --corpus "$CORPUS" --out "$OUT" --commit "$commit" --budget-min "${BUDGET_MIN:-28}"
