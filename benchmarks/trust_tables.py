@@ -1,9 +1,11 @@
 """The tables and plots of docs/results/trust.md from the runs of scripts/trust_grid.py.
 
-    python -m benchmarks.trust_tables --out runs/trust [--plots DIR]
+    python -m benchmarks.trust_tables --out runs/trust [--plots DIR] [--doc FILE]
 
 Reads OUT/runs/*/metrics.jsonl (the last evaluation of each run), OUT/timings.jsonl and
-OUT/bench_secagg.json; writes OUT/tables.md and the plots (default OUT/plots). Runs that are
+OUT/bench_secagg.json; writes OUT/tables.md and the plots (default OUT/plots). With --doc,
+they also replace what FILE holds between its markers (benchmarks/doc_splice.py), so
+docs/results/trust.md carries the generated tables, never hand-copied figures. Runs that are
 missing are shown as such, never filled in. WER is the held-out speakers' WER (72 utterances,
 376 words; one word is 0.27 points) unless a table says otherwise.
 """
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.doc_splice import splice
 from benchmarks.trust_grid import ATTACKS, COHORT, DEFENCES, NOISE, RATES, ROUNDS
 
 Runs = dict[str, dict[str, Any]]
@@ -360,6 +363,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/trust"))
     parser.add_argument("--plots", type=Path, default=None)
     parser.add_argument("--commit", default="")
+    parser.add_argument("--doc", type=Path, help="a Markdown file to put the tables in")
     args = parser.parse_args()
     runs = load_runs(args.out)
     seeds = seeds_of(runs)
@@ -374,6 +378,8 @@ def main() -> None:
     tmp.write_text(text)
     tmp.replace(args.out / "tables.md")
     plots(runs, seeds, points, args.plots or args.out / "plots")
+    if args.doc is not None:
+        splice(args.doc, text.split("\n", 2)[2])  # the doc has its own title
     print(text)
 
 
