@@ -90,7 +90,7 @@ def secure_pseudo_gradient(total: SecureSum) -> torch.Tensor:
 
 def secure_metrics(run: SecAggRun, numel: int, degree: int | None) -> dict[str, Any]:
     """What the protocol cost this round, per client that stayed, against a float32 upload."""
-    client = run.per_client()
+    client = run.per_survivor()
     plain = 4 * numel
     return {
         "protocol": "secagg" if degree is None else f"secagg+ (k={degree})",
