@@ -235,24 +235,37 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     for text in overrides:
         path, value = parse_override(text)
-        node = raw
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {text!r}: {part!r} is a value, not a section")
-            node = child
-        node[path[-1]] = value
+        set_key(raw, path, value, f"override {text!r}")
     return raw
 
 
+def set_key(raw: dict[str, Any], path: list[str], value: Any, where: str) -> None:
+    """Set raw[a][b][c] = value for path [a, b, c], making sections on the way."""
+    node = raw
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{where}: {part!r} is a value, not a section")
+        node = child
+    node[path[-1]] = value
+
+
 def load_config(
-    path: str | Path | None = None, overrides: list[str] | None = None
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> ExperimentConfig:
-    """Load YAML (or defaults when `path` is None), apply overrides, validate everything."""
+    """Load YAML (or defaults when `path` is None), apply overrides, validate everything.
+
+    `values` are typed overrides applied last, {"client.lr": 0.001}: a tuner's samples need no
+    round trip through text.
+    """
     raw: dict[str, Any] = {}
     if path is not None:
         raw = _read_yaml(Path(path))
     raw = apply_overrides(raw, list(overrides or []))
+    for key, value in (values or {}).items():
+        set_key(raw, key.split("."), value, key)
     source = str(path) if path is not None else "<defaults>"
     try:
         config = ExperimentConfig.model_validate(raw)

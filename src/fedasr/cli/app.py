@@ -7,6 +7,9 @@ import typer
 from fedasr.cli import data as data_commands
 from fedasr.cli.report import report_command
 from fedasr.cli.run import demo_command, eval_command, run_command, train_command
+from fedasr.cli.sweep import sweep_command
+from fedasr.cli.tune import EPILOG as TUNE_EPILOG
+from fedasr.cli.tune import tune_command
 
 app = typer.Typer(
     add_completion=False,
@@ -20,6 +23,8 @@ app.command("train")(train_command)
 app.command("eval")(eval_command)
 app.command("demo")(demo_command)
 app.command("report")(report_command)
+app.command("tune", epilog=TUNE_EPILOG)(tune_command)
+app.command("sweep")(sweep_command)
 
 
 def main() -> None:  # pragma: no cover - thin wrapper used by `python -m fedasr`

@@ -33,8 +33,9 @@ def render_report(
     plots: Sequence[PlotFile],
     notes: Sequence[str] = (),
     generated: datetime | None = None,
+    sections: Sequence[str] = (),
 ) -> str:
-    """The whole report page as one string."""
+    """The whole report page as one string; `sections` (HTML) go after the summary."""
     when = (generated or datetime.now()).strftime("%Y-%m-%d %H:%M")
     parts = [
         "<!DOCTYPE html>",
@@ -48,6 +49,7 @@ def render_report(
         "<h2>Summary</h2>",
         f'<p class="note">{escape(target_text(target))}</p>',
         _table(rows, target),
+        *sections,
         "<h2>Plots</h2>" if plots else "",
         *(_figure(plot) for plot in plots),
         "<h2>Runs</h2>",

@@ -1,0 +1,75 @@
+"""Run directories that tuners and sweeps reuse: finished ones are skipped, interrupted ones
+resumed, and one holding a different experiment is never overwritten."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from fedasr.config import ExperimentConfig
+from fedasr.engine.loop import RoundObserver, RunSummary, run_federated
+from fedasr.errors import ConfigError
+
+log = logging.getLogger(__name__)
+RunState = Literal["new", "partial", "finished"]
+# keys that do not change what a run computes (executors are bit-identical by design)
+IGNORED = ("executor.", "logging.progress")
+
+
+def run_state(run_dir: Path) -> RunState:
+    """finished: the final model was exported; partial: rounds were logged; new: neither."""
+    if (run_dir / "model.safetensors").is_file() and (run_dir / "metrics.jsonl").is_file():
+        return "finished"
+    if (run_dir / "metrics.jsonl").is_file():
+        return "partial"
+    return "new"
+
+
+def config_differences(run_dir: Path, config: ExperimentConfig) -> list[str]:
+    """Keys whose value in RUN/config.yaml differs from `config` (ignoring executors)."""
+    stored_path = run_dir / "config.yaml"
+    if not stored_path.is_file():
+        return []
+    stored = yaml.safe_load(stored_path.read_text(encoding="utf-8")) or {}
+    wanted = yaml.safe_load(config.to_yaml())
+    old, new = _flatten(stored), _flatten(wanted)
+    keys = sorted(set(old) | set(new))
+    return [
+        f"{key}: {old.get(key)!r} there, {new.get(key)!r} now"
+        for key in keys
+        if old.get(key) != new.get(key) and not key.startswith(IGNORED)
+    ]
+
+
+def run_or_resume(
+    config: ExperimentConfig, on_round: RoundObserver | None = None, progress: bool = False
+) -> tuple[RunState, RunSummary | None]:
+    """Run `config` in its run_dir, resume it, or skip it when it finished; the state found
+    comes back with the summary (None when skipped)."""
+    run_dir = config.resolved_run_dir()
+    state = run_state(run_dir)
+    differences = config_differences(run_dir, config) if state != "new" else []
+    if differences:
+        raise ConfigError(
+            f"{run_dir} holds a run of another config ({'; '.join(differences[:5])}); "
+            "choose another directory or remove that run yourself"
+        )
+    if state == "finished":
+        log.info("%s: finished before, skipped", run_dir)
+        return state, None
+    if state == "partial":
+        log.info("%s: interrupted before, resuming", run_dir)
+    summary = run_federated(config, resume=state == "partial", progress=progress, on_round=on_round)
+    return state, summary
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix.rstrip("."): tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(_flatten(value, f"{prefix}{key}."))
+    return flat
