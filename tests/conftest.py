@@ -46,6 +46,12 @@ def mini_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def tiny_model_overrides() -> list[str]:
+    """TINY_MODEL, for fixtures wider than one test that cannot use `tiny_config`."""
+    return list(TINY_MODEL)
+
+
 @pytest.fixture
 def tiny_config(mini_corpus: Path, tmp_path: Path) -> Callable[..., ExperimentConfig]:
     """Build a tiny federated experiment on the mini corpus; extra key=value overrides win."""

@@ -43,7 +43,7 @@ def sweep_command(
     runs = load_grid(grid)
     out_dir = out or Path("runs/sweeps") / grid.stem
     configs = grid_configs(runs, out_dir, lambda values: load_config(config, fixed, values))
-    states = [run_state(c.resolved_run_dir()) for c in configs]
+    states = [run_state(c.resolved_run_dir(), c) for c in configs]
     for run, state, cfg in zip(runs, states, configs, strict=True):
         clash = config_differences(cfg.resolved_run_dir(), cfg) if state != "new" else []
         note = f"  [red]holds another config: {clash[0]}[/]" if clash else ""

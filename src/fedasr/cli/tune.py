@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -91,55 +91,35 @@ def tune_command(
 ) -> None:
     """Search hyper-parameters of CONFIG with Optuna: WER at a cost budget, cost to a target
     WER, or both (Pareto front); poor trials pruned; plots of the search."""
+    import optuna
+
     from fedasr.config import load_config
     from fedasr.tune.objective import TuneSpec
-    from fedasr.tune.plots import write_study_plots
-    from fedasr.tune.results import objective_names, trial_rows, write_best
-    from fedasr.tune.space import load_space
-    from fedasr.tune.study import StudyPlace, open_study, run_study
-    from fedasr.tune.trial import TrialRunner
+    from fedasr.tune.results import trial_rows
+    from fedasr.tune.session import open_session
+    from fedasr.tune.study import StudyPlace
 
     setup_logging()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # fedasr logs each trial itself
     fixed = list(overrides or [])
     base = load_config(config, fixed)
     spec = TuneSpec(
         objective, metric or base.eval.metric, unit, budget, target,  # type: ignore[arg-type]
         pruner, prune_steps, prune_startup,
     )  # fmt: skip
-    search = load_space(space, lambda values: _check(config, fixed, values))
     place = StudyPlace(study_dir or Path("runs/tune") / base.name, storage, study_name, heartbeat_s)
-    settings = {"spec": spec.as_dict(), "space": search.as_dict(), "base": _comparable(base)}
-    max_steps = prune_steps if budget is not None else base.rounds.total
-    study = open_study(place, spec, settings, sampler, seed, max_steps)
-
-    def make(values: dict[str, Any], name: str, run_dir: Path) -> Any:
-        return load_config(config, fixed, {**values, "name": name, "run_dir": str(run_dir)})
-
-    runner = TrialRunner(spec, search, make, place.study_dir, progress=not quiet)
-    signal.signal(signal.SIGTERM, _interrupt)  # a polite kill is an interruption: retried later
-    run_study(study, runner, n_trials)
-    headers, cells = trial_rows(study, spec)
-    console.print(_table(headers, cells))
-    best = write_best(study, place.study_dir / "best.yaml")
-    plots = write_study_plots(study, place.study_dir / "plots", objective_names(spec))
+    session = open_session(config, fixed, space, spec, place, sampler, seed, not quiet)
+    # a polite kill (SIGTERM) is an interruption like Ctrl-C: the trial is retried on resume
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        session.run(n_trials)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    console.print(_table(*trial_rows(session.study, spec)))
+    best, plots = session.write_outcome()
     console.print(f"{len(best)} best trial(s) (*) -> {place.study_dir / 'best.yaml'}; "
                   f"{len(plots)} plots -> {place.study_dir / 'plots'}; study: {place.url}",
                   soft_wrap=True)  # fmt: skip
-
-
-def _check(config: Path, fixed: list[str], values: dict[str, Any]) -> None:
-    from fedasr.config import load_config
-
-    load_config(config, fixed, values)
-
-
-def _comparable(config: Any) -> dict[str, Any]:
-    """The resolved base config without what does not change results."""
-    data: dict[str, Any] = config.model_dump(mode="json")
-    for key in ("name", "run_dir", "executor"):
-        data.pop(key, None)
-    data["logging"].pop("progress", None)
-    return data
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -149,7 +129,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def _table(headers: list[str], cells: list[list[str]]) -> Table:
     table = Table(title="trials (* best)")
     for header in headers:
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", overflow="fold")
     for row in cells:
         table.add_row(*row)
     return table

@@ -70,6 +70,7 @@ def _save(path: Path, draw: Callable[[], object]) -> list[Path]:
     """Draw with Optuna's style inside a private rc context (it sets pyplot's global style)."""
     with matplotlib.rc_context(), warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.simplefilter("ignore", UserWarning)  # PED-ANOVA's notes on few trials
         try:
             axes = draw()
         except (ValueError, RuntimeError, ZeroDivisionError) as err:

@@ -3,6 +3,7 @@ resumed, and one holding a different experiment is never overwritten."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -10,6 +11,7 @@ from typing import Any, Literal
 import yaml
 
 from fedasr.config import ExperimentConfig
+from fedasr.engine.checkpoint import latest_checkpoint
 from fedasr.engine.loop import RoundObserver, RunSummary, run_federated
 from fedasr.errors import ConfigError
 
@@ -19,13 +21,30 @@ RunState = Literal["new", "partial", "finished"]
 IGNORED = ("executor.", "logging.progress")
 
 
-def run_state(run_dir: Path) -> RunState:
-    """finished: the final model was exported; partial: rounds were logged; new: neither."""
-    if (run_dir / "model.safetensors").is_file() and (run_dir / "metrics.jsonl").is_file():
+def run_state(run_dir: Path, config: ExperimentConfig) -> RunState:
+    """finished: it ran its rounds.total or stopped early by its own rule (early stopping, time
+    budget); partial: rounds were logged and some remain (also after a caller stopped it);
+    new: nothing logged."""
+    metrics = run_dir / "metrics.jsonl"
+    if not metrics.is_file() or not metrics.read_text(encoding="utf-8").strip():
+        return "new"
+    if not (run_dir / "model.safetensors").is_file():
+        return "partial"  # the final model is exported last: the process died before
+    loop = _latest_loop_state(run_dir)
+    if loop is not None and (
+        loop.get("round", 0) >= config.rounds.total or loop.get("stopped_early")
+    ):
         return "finished"
-    if (run_dir / "metrics.jsonl").is_file():
-        return "partial"
-    return "new"
+    return "partial"
+
+
+def _latest_loop_state(run_dir: Path) -> dict[str, Any] | None:
+    latest = latest_checkpoint(run_dir / "checkpoints")
+    if latest is None:
+        return None
+    state = json.loads((latest / "state.json").read_text(encoding="utf-8"))
+    loop = state.get("loop")
+    return loop if isinstance(loop, dict) else None
 
 
 def config_differences(run_dir: Path, config: ExperimentConfig) -> list[str]:
@@ -50,7 +69,7 @@ def run_or_resume(
     """Run `config` in its run_dir, resume it, or skip it when it finished; the state found
     comes back with the summary (None when skipped)."""
     run_dir = config.resolved_run_dir()
-    state = run_state(run_dir)
+    state = run_state(run_dir, config)
     differences = config_differences(run_dir, config) if state != "new" else []
     if differences:
         raise ConfigError(

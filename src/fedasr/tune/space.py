@@ -80,7 +80,7 @@ class SearchSpace:
         return {p.key: {k: v for k, v in vars(p).items() if k != "key"} for p in self.params}
 
 
-def load_space(path: Path, check: Callable[[dict[str, Any]], None] | None = None) -> SearchSpace:
+def load_space(path: Path, check: Callable[[dict[str, Any]], object] | None = None) -> SearchSpace:
     """Read and validate a search space; `check(values)` raises ConfigError for a value the
     experiment config does not accept (it is called with each bound and choice)."""
     if not path.is_file():

@@ -49,12 +49,9 @@ class TrialRunner:
         config = self.make_config(values, name, run_dir)
         watch = TrialWatch(self.spec, trial)
         log.info("trial %d: %s -> %s", trial.number, _shown(values), run_dir)
-        state, _ = run_or_resume(config, on_round=watch, progress=self.progress)
+        if not _stopped_here_before(run_dir, watch):
+            run_or_resume(config, on_round=watch, progress=self.progress)
         records = load_metrics(run_dir / "metrics.jsonl")
-        if state == "finished":  # a retry of a trial whose run had ended: replay its rounds
-            for record in records:
-                if watch(record):
-                    break
         trial.set_user_attr("stopped_by", watch.stopped_by or "rounds.total")
         trial.set_user_attr("rounds", int(records[-1].get("round", len(records))))
         trial.set_user_attr("cost", total_costs(records))
@@ -78,6 +75,15 @@ class TrialRunner:
             return records
         scored = evaluate_final_model(config, int(final.get("round", len(records))))
         return [*records[:-1], {**final, **scored}]
+
+
+def _stopped_here_before(run_dir: Path, watch: TrialWatch) -> bool:
+    """A retried trial whose first attempt died after the tuner stopped its run (the model is
+    exported): replaying its rounds through the watch stops at its last round again."""
+    if not (run_dir / "model.safetensors").is_file():
+        return False
+    records = load_metrics(run_dir / "metrics.jsonl")
+    return any(watch(record) for record in records)
 
 
 def _shown(values: dict[str, Any]) -> str:
