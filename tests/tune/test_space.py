@@ -36,7 +36,7 @@ def test_a_space_loads_every_kind_of_distribution(tmp_path: Path) -> None:
     lr, server, epochs, cohort = loaded.params
     assert (lr.kind, lr.low, lr.high, lr.log) == ("float", 1e-4, 1e-2, True)  # 1e-4: a number
     assert server.step == 0.5 and epochs.kind == "int" and cohort.choices == (2, 4, 8)
-    assert [p.describe() for p in loaded.params][0] == "client.lr: float [0.0001, 0.01, log]"
+    assert lr.describe() == "client.lr: float [0.0001, 0.01, log]"
 
 
 @pytest.mark.parametrize(

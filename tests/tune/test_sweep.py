@@ -49,7 +49,8 @@ def test_grid_runs_are_every_combination_named_by_their_values(tmp_path: Path) -
         ("  seed: [0, {a: 1}]\n", "values must all be scalars"),
         ("  seed: [0, 0]\n", "repeats a value"),
         (
-            "  b:\n    - {client.local_epochs: 1, seed: 0}\n    - {client.local_epochs: 1, seed: 1}\n",
+            "  b:\n    - {client.local_epochs: 1, seed: 0}\n"
+            "    - {client.local_epochs: 1, seed: 1}\n",
             "runs named alike (local_epochs=1)",
         ),
     ],
