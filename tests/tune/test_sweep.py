@@ -87,6 +87,9 @@ def test_a_sweep_skips_finished_runs_and_resumes_an_interrupted_one(tiny_config,
     assert again.exit_code == 0 and again.output.count("skipped (finished)") == 2
     assert (out / "seed=0" / "model.safetensors").stat().st_mtime_ns == exported
     assert (out / "sweep.jsonl").read_text().count("\n") == 2
+    one = CliRunner().invoke(app, [*args, "--only", "seed=1"])
+    assert one.output.count("skipped (finished)") == 1 and "seed=1: skipped" in one.output
+    assert (out / "sweep.jsonl").read_text().count("\n") == 2  # the index keeps the whole grid
 
 
 def test_a_directory_holding_another_experiment_is_refused(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from fedasr.cli.errors import user_errors
 from fedasr.cli.logging_setup import setup_logging
 from fedasr.cli.run import OverridesArg, QuietOpt
+from fedasr.errors import ConfigError
 
 console = Console()
 INDEX = "sweep.jsonl"
@@ -25,6 +27,13 @@ def sweep_command(
     overrides: OverridesArg = None,
     out: Annotated[
         Path | None, typer.Option(help="Where the runs go (default runs/sweeps/GRID-NAME).")
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run only runs whose name matches this glob, e.g. 'seed=0_*' "
+            "(repeatable): a long grid as several queued jobs."
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option(help="List the runs and whether each is new, partial or finished.")
@@ -40,7 +49,10 @@ def sweep_command(
 
     setup_logging()
     fixed = list(overrides or [])
-    runs = load_grid(grid)
+    every = load_grid(grid)
+    runs = [r for r in every if not only or any(fnmatch(r.name, p) for p in only)]
+    if not runs:
+        raise ConfigError(f"--only {' '.join(only or [])}: no run of {grid} matches")
     out_dir = out or Path("runs/sweeps") / grid.stem
     configs = grid_configs(runs, out_dir, lambda values: load_config(config, fixed, values))
     states = [run_state(c.resolved_run_dir(), c) for c in configs]
@@ -54,7 +66,7 @@ def sweep_command(
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_index(out_dir / INDEX, [{"name": r.name, "run_dir": str(out_dir / r.name),
-                                    "values": r.values} for r in runs])  # fmt: skip
+                                    "values": r.values} for r in every])  # fmt: skip
     for run, cfg in zip(runs, configs, strict=True):
         state, summary = run_or_resume(cfg, progress=not quiet)
         done = "skipped (finished)" if summary is None else f"{summary.rounds} rounds"
