@@ -42,8 +42,9 @@ def sweep(tmp_path: Path) -> Path:
 def test_tables_by_hand(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = sweep(tmp_path)
     argv = sys.argv
+    iid = out / "seed=0_p=1.0_local_epochs=1"
     sys.argv = ["quality_cost_tables.py", "--sweep", str(out), "--target", "0.55",
-                "--arm", f"IID={out / 'seed=0_p=1.0_local_epochs=1'}", "--plot-dir", str(tmp_path)]  # fmt: skip
+                "--arm", f"IID={iid}", "--plot-dir", str(tmp_path)]  # fmt: skip
     try:
         script().main()
     finally:
