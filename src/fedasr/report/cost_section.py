@@ -107,7 +107,7 @@ def wer_vs_cost_unit(
             ax.plot([reached.cost], [target * scale], marker="x", ms=9, color=_color(runs, run))
     if target is not None:
         ax.axhline(target * scale, linestyle=":", color="black", linewidth=1,
-                   label=f"target {target * scale:.4g}")  # fmt: skip
+                   label=f"target {target * scale:.4g}{' %' if scale == 100 else ''}")  # fmt: skip
     title = f"{pretty(metric, unit=False)} vs {unit.label}"
     _label(ax, unit.label, pretty(metric), title)
     return fig
