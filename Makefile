@@ -1,7 +1,7 @@
 # fedasr: `make demo` runs the main job, `make test` runs the test suite. Both install first.
 PY ?= python3
 PIP := $(PY) -m pip
-EXTRAS ?= dev,ray
+EXTRAS ?= dev,ray,privacy
 
 .PHONY: install install-system demo test lint fixtures bench
 
@@ -18,7 +18,9 @@ demo: install
 test: install
 	$(PY) -m pytest
 
+# mypy checks src/fedasr, benchmarks/ and scripts/ (pyproject.toml); bash -n the shell scripts.
 lint:
-	ruff check src tests benchmarks
-	ruff format --check src tests benchmarks
+	ruff check src tests benchmarks scripts
+	ruff format --check src tests benchmarks scripts
 	mypy
+	for script in scripts/*.sh; do bash -n "$$script" || exit 1; done

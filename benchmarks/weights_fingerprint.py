@@ -40,7 +40,12 @@ REPLAY = "server.replay={steps: 2, max_utterances: 20, trainable: [layers.0., ex
 # (arm, CLI command, config, extra overrides)
 ARMS: list[tuple[str, str, str, list[str]]] = [
     ("fedavg", "run", "configs/fedavg.yaml", []),
-    ("fedavg-process", "run", "configs/fedavg.yaml", ["executor.kind=process", "executor.workers=2"]),
+    (
+        "fedavg-process",
+        "run",
+        "configs/fedavg.yaml",
+        ["executor.kind=process", "executor.workers=2"],
+    ),
     ("fedadam", "run", "configs/fedadam.yaml", []),
     ("fedprox", "run", "configs/fedprox.yaml", []),
     ("dga", "run", "configs/dga.yaml", []),

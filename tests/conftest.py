@@ -53,6 +53,12 @@ def tiny_model_overrides() -> list[str]:
 
 
 @pytest.fixture
+def tiny_model() -> list[str]:
+    """The overrides of TINY_MODEL, for tests that pass them on a command line."""
+    return list(TINY_MODEL)
+
+
+@pytest.fixture
 def tiny_config(mini_corpus: Path, tmp_path: Path) -> Callable[..., ExperimentConfig]:
     """Build a tiny federated experiment on the mini corpus; extra key=value overrides win."""
 

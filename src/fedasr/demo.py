@@ -8,7 +8,6 @@ evaluation), and writes one HTML report comparing the three.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from fedasr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 RUNS = ("centralized", "fedavg", "fedadam")
+MARKER = ".fedasr-demo"
 
 
 @dataclass
@@ -37,17 +37,32 @@ def configs_dir() -> Path:
     raise ConfigError("fedasr demo: configs/demo not found; run it from the fedasr checkout")
 
 
+def set_aside_previous_demo(out: Path) -> None:
+    """A previous demo in OUT is renamed OUT.previous-<time> (nothing is deleted); a directory
+    holding anything else is refused."""
+    if not out.exists() or not any(out.iterdir()):
+        return
+    earlier = (out / MARKER).is_file() or all((out / run / "config.yaml").is_file() for run in RUNS)
+    if not earlier:
+        raise ConfigError(
+            f"--out {out}: holds files that are not a fedasr demo; choose another --out"
+        )
+    aside = out.with_name(f"{out.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.rename(aside)
+    log.info("the previous demo in %s is kept as %s", out, aside)
+
+
 def run_demo(
     minutes: float = 10.0, out: Path = Path("runs/demo"), progress: bool = True
 ) -> DemoResult:
-    from fedasr.engine.loop import run_federated
+    from fedasr.experiment import run_federated
+    from fedasr.experiment.central import train_centralized
     from fedasr.report.build import write_report
-    from fedasr.train.centralized import train_centralized
 
     started = time.perf_counter()
-    if out.exists():
-        log.info("removing the previous demo in %s", out)
-        shutil.rmtree(out)
+    set_aside_previous_demo(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by `fedasr demo`\n")
     base = [f"run_dir={out}/{{name}}"]
     data = load_config(configs_dir() / "demo" / "fedavg.yaml", base).data
     ensure_corpus(data)

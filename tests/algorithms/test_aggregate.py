@@ -82,3 +82,29 @@ def test_all_finite_is_exact_even_where_the_sum_overflows() -> None:
     huge = torch.full((4,), 3e38)  # finite coordinates whose float32 sum is inf
     assert all_finite(huge)
     assert not all_finite(torch.tensor([3e38, 3e38, math.inf, -math.inf]))
+
+
+def test_index_sets_and_spans_average_each_coordinate_over_its_holders() -> None:
+    from fedasr.algorithms.coordinates import Index, Span
+
+    acc = WeightedSum(5)
+    acc.add(torch.tensor([1.0, 1.0, 1.0, 1.0]), log_weight_examples(1), Span(0, 4))  # no 4
+    acc.add(torch.tensor([4.0, 7.0]), log_weight_examples(3), Index("odd", torch.tensor([1, 3])))
+    other = WeightedSum(5)  # another shard, with the same named index
+    other.add(torch.tensor([10.0, 10.0]), 0.0, Index("odd", torch.tensor([1, 3])))
+    acc.merge(other)
+    mean, covered = acc.mean()
+    # coordinate 1: (1*1 + 3*4 + 1*10) / 5 = 4.6; coordinate 3: (1 + 21 + 10) / 5 = 6.4
+    assert torch.allclose(mean, torch.tensor([1.0, 4.6, 1.0, 6.4, 0.0]))
+    assert covered.tolist() == [True, True, True, True, False]
+
+
+def test_an_index_must_fit_and_keep_its_name() -> None:
+    from fedasr.algorithms.coordinates import Index
+
+    acc = WeightedSum(3)
+    with pytest.raises(ValueError, match="outside"):
+        acc.add(torch.ones(2), 0.0, Index("far", torch.tensor([1, 3])))
+    acc.add(torch.ones(2), 0.0, Index("pair", torch.tensor([0, 1])))
+    with pytest.raises(ValueError, match="both named 'pair'"):
+        acc.add(torch.ones(2), 0.0, Index("pair", torch.tensor([1, 2])))

@@ -7,11 +7,13 @@ import math
 import pytest
 import torch
 
-from fedasr.algorithms.base import ClientCost, ClientResult, RoundAccumulator, ServerState
-from fedasr.algorithms.dga import DGAOptions, client_statistic, dga_weighting
+from fedasr.algorithms.base import ClientCost, ClientResult, RoundAccumulator
+from fedasr.algorithms.dga import DGAOptions, DGAWeighting, client_statistic
 from fedasr.algorithms.registry import build_algorithm
+from fedasr.algorithms.spec import MAIN
 from fedasr.config import load_config
 from fedasr.errors import ConfigError
+from fedasr.models.dims import ConformerDims
 
 
 def fake(name: str, delta: list[float], loss_sum: float, frames: int, examples: int = 2):  # type: ignore[no-untyped-def]
@@ -19,16 +21,15 @@ def fake(name: str, delta: list[float], loss_sum: float, frames: int, examples: 
 
 
 def dga(*overrides: str):  # type: ignore[no-untyped-def]
-    return build_algorithm(load_config(None, ["algorithm.name=dga", *overrides]))
+    return build_algorithm(load_config(None, ["algorithm.name=dga", *overrides]), ConformerDims())
 
 
 def aggregate(algorithm, results):  # type: ignore[no-untyped-def]
     """One round on params 0 with server SGD lr 1: the new params are -g."""
-    acc = RoundAccumulator(3)
-    reports = [algorithm.accumulate(acc, result) for result in results]
-    server = ServerState(torch.zeros(3), algorithm.server_optimizer.init_state(torch.zeros(3)))
-    algorithm.server_update(server, acc)
-    return -server.params, reports
+    acc = RoundAccumulator({MAIN: 3})
+    reports = [algorithm.client.fold(acc, result) for result in results]
+    server, _ = algorithm.server.update(algorithm.server.init({MAIN: torch.zeros(3)}), acc)
+    return -server.main, reports
 
 
 def test_loss_weights_and_aggregate_by_hand() -> None:
@@ -67,7 +68,7 @@ def test_pseudo_gradient_statistics_by_hand() -> None:
     assert client_statistic(result, "mean") == pytest.approx(1.0)
     assert client_statistic(result, "magnitude") == pytest.approx(math.sqrt(4.5))
     assert client_statistic(result, "variance") == pytest.approx(3.5)
-    weight = dga_weighting(DGAOptions(beta=0.5, statistic="variance"))
+    weight = DGAWeighting(DGAOptions(beta=0.5, statistic="variance"))
     assert weight(result) == pytest.approx(-1.75)
 
 
@@ -83,9 +84,9 @@ def test_magnitude_weighting_prefers_the_small_update() -> None:
 def test_the_raw_weight_is_capped() -> None:
     # mean -10, beta 1: exp(10) = 22026 is capped at 100 (FLUTE's cap), or left alone
     result = fake("a", [-10.0, -10.0], loss_sum=0.0, frames=1)
-    assert dga_weighting(DGAOptions(statistic="mean"))(result) == pytest.approx(math.log(100))
+    assert DGAWeighting(DGAOptions(statistic="mean"))(result) == pytest.approx(math.log(100))
     uncapped = DGAOptions(statistic="mean", cap=None)
-    assert dga_weighting(uncapped)(result) == pytest.approx(10.0)
+    assert DGAWeighting(uncapped)(result) == pytest.approx(10.0)
 
 
 def test_split_over_shards_equals_one_sum() -> None:
@@ -93,9 +94,9 @@ def test_split_over_shards_equals_one_sum() -> None:
     a = fake("a", [1.0, 0.0, 2.0], loss_sum=3.0, frames=10)
     b = fake("b", [0.0, 3.0, -1.0], loss_sum=9.0, frames=10)
     whole, _ = aggregate(algorithm, [a, b])
-    first, second = RoundAccumulator(3), RoundAccumulator(3)
-    algorithm.accumulate(first, a)
-    algorithm.accumulate(second, b)
+    first, second = RoundAccumulator({MAIN: 3}), RoundAccumulator({MAIN: 3})
+    algorithm.client.fold(first, a)
+    algorithm.client.fold(second, b)
     first.merge(second)
     mean, _ = first.weighted("delta").mean()
     assert torch.allclose(mean, whole)
@@ -103,7 +104,7 @@ def test_split_over_shards_equals_one_sum() -> None:
 
 def test_composes_with_any_server_optimizer() -> None:
     algorithm = dga("server.optimizer=adam", "server.lr=0.01", "algorithm.beta=20")
-    assert algorithm.name == "dga" and algorithm.server_optimizer.kind == "adam"
+    assert algorithm.name == "dga" and algorithm.server.optimizer.kind == "adam"
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,13 @@ import pytest
 import torch
 
 from fedasr.algorithms.base import ClientCost, ClientResult, RoundAccumulator, ServerState
-from fedasr.algorithms.fedavg import FedAvg, weighting_by
+from fedasr.algorithms.coordinates import Span
+from fedasr.algorithms.fedavg import CountWeighting, FedAvgClient, FedAvgServer
 from fedasr.algorithms.server_opt import ServerOptimizer
-from fedasr.engine.flat import ParamLayout
+from fedasr.algorithms.spec import MAIN
 from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
+from fedasr.models.flat import ParamLayout
 
 # A 10-coordinate "model" in depth order: front-end [0, 2), block+exit 1 [2, 5),
 # block+exit 2 [5, 8), block+exit 3 [8, 10).
@@ -20,20 +22,28 @@ FRONTEND, SPAN = 2, {1: 5, 2: 8, 3: 10}
 
 def result(depth: int, value: float, examples: int, offset: int = 0) -> ClientResult:
     delta = torch.full((SPAN[depth] - offset,), value)
+    where = Span(offset, SPAN[depth])
     return ClientResult(
-        f"c{depth}{value}", delta, examples, 10 * examples, 1.0, ClientCost(), depth, offset=offset
+        f"c{depth}{value}", delta, examples, 10 * examples, 1.0, ClientCost(), depth, where=where
     )
 
 
-def aggregate(results: list[ClientResult], optimizer: ServerOptimizer) -> ServerState:
-    fedavg = FedAvg(optimizer, weighting_by("examples"))
-    params = torch.arange(10, dtype=torch.float32)
-    server = ServerState(params.clone(), optimizer.init_state(params))
-    acc = RoundAccumulator(10)
+class Server:
+    """The main parameter set and optimizer state, as a test reads them."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.params, self.optimizer = state.main, state.optimizer
+
+
+def aggregate(results: list[ClientResult], optimizer: ServerOptimizer) -> Server:
+    client = FedAvgClient(CountWeighting("examples"))
+    server = FedAvgServer(optimizer, ConformerDims())
+    state = server.init({MAIN: torch.arange(10, dtype=torch.float32)})
+    acc = RoundAccumulator({MAIN: 10})
     for r in results:
-        fedavg.accumulate(acc, r)
-    fedavg.server_update(server, acc)
-    return server
+        client.fold(acc, r)
+    state, _ = server.update(state, acc)
+    return Server(state)
 
 
 def test_each_block_is_averaged_over_the_clients_that_hold_it() -> None:

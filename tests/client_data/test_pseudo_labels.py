@@ -8,14 +8,18 @@ from typing import Any
 import pytest
 import torch
 
+from fedasr.algorithms.spec import ModelSpec
 from fedasr.asr.decode import confidence, token_confidence
+from fedasr.client_data.local import ClientDataView
+from fedasr.client_data.plugin import ClientDataPlugin
 from fedasr.client_data.pseudo_labels import label_rows
-from fedasr.engine import worker as worker_module
 from fedasr.engine.cohort import make_tasks
 from fedasr.engine.loop import FederatedRun
 from fedasr.engine.rundir import read_metrics
 from fedasr.engine.worker import WorkerContext
+from fedasr.experiment import build_run
 from fedasr.models.conformer import ModelOutput
+from fedasr.train import local as local_training
 
 VOCAB = 29
 
@@ -43,8 +47,8 @@ class StubModel:
 
 
 def test_only_confident_non_empty_labels_are_kept(tiny_config) -> None:  # type: ignore[no-untyped-def]
-    run = FederatedRun(tiny_config(), progress=False)
-    data = run.setup.bundle.train
+    run = build_run(tiny_config(), progress=False)
+    data = run.parts.bundle.train
     rows = [0, 1, 2]
     lengths = [int(data.lengths[r]) for r in rows]
     assert len(set(lengths)) == 3
@@ -59,7 +63,7 @@ def test_only_confident_non_empty_labels_are_kept(tiny_config) -> None:  # type:
         model,
         data,
         rows,
-        dims=run.setup.dims,
+        dims=run.dims,
         max_frames=10**6,
         threshold=0.8,  # type: ignore[arg-type]
     )
@@ -76,17 +80,28 @@ def test_token_confidence_ignores_confident_silence() -> None:
     assert float(token_confidence(log_probs[None], lengths)) == pytest.approx(0.5)
 
 
+def client_data(run: FederatedRun) -> ClientDataPlugin:
+    return next(p for p in run.plugins if isinstance(p, ClientDataPlugin))
+
+
+def hidden_truth(run: FederatedRun) -> dict[int, str]:
+    """Train row -> hidden transcript, as the workers' data conditions hold it."""
+    conditions = run.parts.worker.conditions
+    assert isinstance(conditions, ClientDataView)
+    return conditions.truth
+
+
 def record_training_targets(monkeypatch) -> list[dict[int, list[int]]]:  # type: ignore[no-untyped-def]
-    """Every batch a worker trains on, as {row: target tokens}."""
+    """Every batch the local-training loop trains on, as {row: target tokens}."""
     seen: list[dict[int, list[int]]] = []
-    original = worker_module.train_step
+    original = local_training.train_step
 
     def recording(model, optimizer, batch, **kwargs):  # type: ignore[no-untyped-def]
         tokens = batch.targets.split(batch.target_lens.tolist())
         seen.append({row: t.tolist() for row, t in zip(batch.rows, tokens, strict=True)})
         return original(model, optimizer, batch, **kwargs)
 
-    monkeypatch.setattr(worker_module, "train_step", recording)
+    monkeypatch.setattr(local_training, "train_step", recording)
     return seen
 
 
@@ -96,13 +111,13 @@ def test_hidden_transcripts_never_reach_training(tiny_config, monkeypatch) -> No
         "rounds.total=1", "rounds.clients_per_round=4", "rounds.min_clients=1",
         "partition.hide_transcripts={share: 0.5}", "client.pseudo_labels={threshold: 0.0}",
     )  # fmt: skip
-    run = FederatedRun(config, progress=False)
-    truth = run.setup.client_data.truth
-    assert len(run.setup.client_data.hidden) == 2 and len(truth) == 6
-    ids = run.setup.bundle.train.store.ids
-    assert all(run.setup.spec.train.texts[ids[r]] is None for r in truth)  # what workers get
+    run = build_run(config, progress=False)
+    truth = hidden_truth(run)
+    assert len(client_data(run).hidden) == 2 and len(truth) == 6
+    ids = run.parts.bundle.train.store.ids
+    assert all(run.parts.worker.train.texts[ids[r]] is None for r in truth)  # what workers get
     run.execute()
-    encode = run.setup.bundle.tokenizer.encode
+    encode = run.parts.bundle.tokenizer.encode
     trained_hidden = {row: t for batch in seen for row, t in batch.items() if row in truth}
     assert trained_hidden, "the pseudo-labelled utterances were trained on"
     assert all(tokens and tokens != encode(truth[row]) for row, tokens in trained_hidden.items())
@@ -114,9 +129,9 @@ def test_hidden_transcripts_never_reach_training(tiny_config, monkeypatch) -> No
 def test_without_pseudo_labels_unlabelled_clients_are_not_sampled(tiny_config, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     seen = record_training_targets(monkeypatch)
     config = tiny_config("rounds.total=2", "partition.hide_transcripts={share: 0.5}")
-    run = FederatedRun(config, progress=False)
+    run = build_run(config, progress=False)
     run.execute()
-    hidden_rows = set(run.setup.client_data.truth)
+    hidden_rows = set(hidden_truth(run))
     assert seen and not any(row in hidden_rows for batch in seen for row in batch)
     assert all(m["clients"]["sampled"] == 2 for m in read_metrics(config.resolved_run_dir()))
 
@@ -126,27 +141,34 @@ def test_corruptions_apply_at_batch_time_to_the_chosen_clients(tiny_config) -> N
         "partition.corrupt=[{clients: [espeak-01], noise_snr_db: 0, speed: 1.25},"
         " {clients: [flite-05], transcripts: shuffle}]"
     )
-    run = FederatedRun(config, progress=False)
-    worker = WorkerContext(run.setup.spec)
-    ids = list(run.setup.registry.ids)
+    run = build_run(config, progress=False)
+    worker = WorkerContext(run.parts.worker)
+    conditions = run.parts.worker.conditions
+    assert conditions is not None
+    model = worker.model(ModelSpec(run.dims)).module
+
+    def prepare(task):  # type: ignore[no-untyped-def]
+        return conditions.prepare(model, worker.data, task, task.rows, worker.max_frames)
+
+    ids = list(run.parts.registry.ids)
     noisy, wrong, clean = (
-        make_tasks(run.setup.registry, [ids.index(c)], config.seed, 0)[0]
+        make_tasks(run.parts.registry, [ids.index(c)], config.seed, 0)[0]
         for c in ("espeak-01", "flite-05", "festival-01")
     )
-    local = worker.client_data.prepare(worker, noisy, noisy.rows, None)
+    local = prepare(noisy)
     assert local.transform is not None and local.targets is None
     plain = worker.data.collate(noisy.rows)
     corrupted = worker.data.collate(noisy.rows, None, local.transform)
     assert torch.equal(corrupted.feat_lens, (plain.feat_lens.double() / 1.25).round().long())
     again = worker.data.collate(noisy.rows, None, local.transform)
     assert torch.equal(corrupted.feats, again.feats)  # seeded by (seed, client, utterance)
-    local = worker.client_data.prepare(worker, wrong, wrong.rows, None)
+    local = prepare(wrong)
     assert local.targets is not None and local.transform is None
     originals = {int(r): worker.data.targets[int(r)].tolist() for r in wrong.rows}  # type: ignore[union-attr]
     assert all(local.targets[r].tolist() != originals[r] for r in originals)
     shuffled = [t.tolist() for t in local.targets.values()]
     assert sorted(map(str, originals.values())) == sorted(map(str, shuffled))
-    local = worker.client_data.prepare(worker, clean, clean.rows, None)
+    local = prepare(clean)
     assert local.targets is None and local.transform is None and local.rows is clean.rows
 
 
@@ -161,7 +183,7 @@ def test_process_pool_equals_serial_with_everything_on(tiny_config, tmp_path) ->
     params = []
     serial, pool = ["executor.kind=serial"], ["executor.kind=process", "executor.workers=2"]
     for name, executor in (("s", serial), ("p", pool)):
-        run = FederatedRun(tiny_config(f"run_dir={tmp_path / name}", *everything, *executor))
+        run = build_run(tiny_config(f"run_dir={tmp_path / name}", *everything, *executor))
         run.execute()
-        params.append(run.server.params)
+        params.append(run.server.main)
     assert torch.equal(params[0], params[1])

@@ -9,13 +9,13 @@ import time
 import pytest
 import torch
 
-from fedasr.algorithms.base import Broadcast
+from fedasr.algorithms.spec import ModelSpec
 from fedasr.devices.clock import client_seconds
 from fedasr.engine.cohort import make_tasks
 from fedasr.engine.executors import make_executor
-from fedasr.engine.loop import FederatedRun
 from fedasr.engine.rundir import read_metrics
 from fedasr.engine.worker import WorkerContext
+from fedasr.experiment import build_run
 
 RATES = "flops_per_s: 1.0e8, downlink_bytes_per_s: 1.0e6, uplink_bytes_per_s: 2.5e5"
 DEVICES = (
@@ -28,28 +28,29 @@ WIDE = ("model.overrides.d_model=64", "model.overrides.ffn=256", "model.override
 
 
 def test_low_tier_client_runs_and_sends_only_its_blocks(tiny_config) -> None:  # type: ignore[no-untyped-def]
-    run = FederatedRun(tiny_config(*DEVICES, *WIDE, "devices.clock.deadline_s=1e9"), progress=False)
-    worker = WorkerContext(run.setup.spec)
-    layout = worker.layout
+    run = build_run(tiny_config(*DEVICES, *WIDE, "devices.clock.deadline_s=1e9"), progress=False)
+    worker = WorkerContext(run.parts.worker)
+    model = worker.model(ModelSpec(run.dims))
+    layout = model.layout
     calls = {name: 0 for name in ("layers.1", "layers.2", "exits.1", "exits.2")}
     for name in calls:
-        module = worker.model.get_submodule(name)
+        module = model.module.get_submodule(name)
         module.register_forward_hook(lambda *_, key=name: calls.__setitem__(key, calls[key] + 1))
-    broadcast = Broadcast(round=0, params=run.server.params, lr=0.003)
-    (task,) = make_tasks(run.setup.registry, [0], run.config.seed, 0)
+    broadcast = run.algorithm.server.broadcast(run.server, 0, 0.003)
+    (task,) = make_tasks(run.parts.registry, [0], run.config.seed, 0)
     results, walls = {}, {}
     for depth in (1, None, 1, None, 1, None):
         before = dict(calls)
         started = time.perf_counter()
-        result = worker.algorithm.client_update(
-            worker, dataclasses.replace(task, depth=depth), broadcast
-        )
+        deep = dataclasses.replace(task, depth=depth)
+        deep = dataclasses.replace(deep, spec=run.algorithm.server.spec_for(deep))
+        result = run.algorithm.client.update(worker, deep, broadcast)
         walls.setdefault(depth, []).append(time.perf_counter() - started)
         results[depth] = result
         ran_deeper = any(calls[k] > before[k] for k in calls)
         assert ran_deeper == (depth is None)  # a depth-1 client never runs layers 2-3
         if depth == 1:  # ... never changes them, and sends exactly the prefix it holds
-            assert torch.equal(worker.flat[layout.span(1) :], run.server.params[layout.span(1) :])
+            assert torch.equal(model.flat[layout.span(1) :], run.server.main[layout.span(1) :])
     low, full = results[1], results[None]
     assert low.delta is not None and low.delta.numel() == layout.span(1)
     assert low.cost.bytes_up == low.cost.bytes_down == 4 * layout.span(1)
@@ -57,8 +58,8 @@ def test_low_tier_client_runs_and_sends_only_its_blocks(tiny_config) -> None:  #
     assert low.cost.flops < 0.6 * full.cost.flops
     assert min(walls[1]) < min(walls[None])
     # the clock's plan, made before training, equals what the client reports after it
-    clock = run.hooks[1]
-    profile = run.hooks[0].fleet.profile(0)  # type: ignore[attr-defined]
+    clock = run.plugins[1]
+    profile = run.plugins[0].fleet.profile(0)  # type: ignore[attr-defined]
     for depth, result in results.items():
         planned = clock.planner.seconds(dataclasses.replace(task, depth=depth), profile)  # type: ignore[attr-defined]
         cost = result.cost
@@ -74,13 +75,13 @@ def test_frozen_frontend_is_neither_changed_nor_uploaded(tiny_config) -> None:  
         "server.lr=0.01",
         "rounds.total=2",
     )
-    run = FederatedRun(config, progress=False)
-    start = run.server.params.clone()
+    run = build_run(config, progress=False)
+    start = run.server.main.clone()
     run.execute()
-    layout, front = run.setup.layout, run.setup.layout.frontend_span
-    assert torch.equal(run.server.params[:front], start[:front])
-    assert not torch.equal(run.server.params[front:], start[front:])
-    fleet = run.hooks[0].fleet  # type: ignore[attr-defined]
+    layout, front = run.layout, run.layout.frontend_span
+    assert torch.equal(run.server.main[:front], start[:front])
+    assert not torch.equal(run.server.main[front:], start[front:])
+    fleet = run.plugins[0].fleet  # type: ignore[attr-defined]
     for record in read_metrics(config.resolved_run_dir()):
         for tier, row in record["devices"]["tiers"].items():
             span = layout.span(1 if tier == "low" else None)
@@ -110,17 +111,17 @@ def without_wall(value: object) -> object:
 
 def test_availability_and_the_clock_resume_exactly(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
     straight_config = tiny_config(f"run_dir={tmp_path / 'straight'}", *FOUR_ROUNDS)
-    straight = FederatedRun(straight_config, progress=False)
+    straight = build_run(straight_config, progress=False)
     straight.execute()
     config = tiny_config(f"run_dir={tmp_path / 'killed'}", *FOUR_ROUNDS)
-    killed = FederatedRun(config, progress=False)
-    killed.executor = make_executor("serial", killed.setup.spec, 1)
+    killed = build_run(config, progress=False)
+    killed.executor = make_executor("serial", killed.parts.worker, 1)
     killed.run_round(0)
     killed.run_round(1)
     del killed
-    resumed = FederatedRun(config, resume=True, progress=False)
+    resumed = build_run(config, resume=True, progress=False)
     resumed.execute()
-    assert torch.equal(straight.server.params, resumed.server.params)
+    assert torch.equal(straight.server.main, resumed.server.main)
     a, b = read_metrics(straight_config.resolved_run_dir()), read_metrics(config.resolved_run_dir())
     for key in ("sim_time_s", "sim_stragglers", "cost"):
         assert [without_wall(m[key]) for m in a] == [without_wall(m[key]) for m in b]
@@ -134,13 +135,13 @@ def test_process_pool_equals_serial_with_mixed_depths_and_frozen_frontend(
     tiny_config, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     common = (*DEVICES, "algorithm.freeze_frontend=true", "executor.shards=3")
-    serial = FederatedRun(tiny_config(f"run_dir={tmp_path / 's'}", *common), progress=False)
+    serial = build_run(tiny_config(f"run_dir={tmp_path / 's'}", *common), progress=False)
     serial.execute()
-    pooled = FederatedRun(
+    pooled = build_run(
         tiny_config(
             f"run_dir={tmp_path / 'p'}", *common, "executor.kind=process", "executor.workers=2"
         ),
         progress=False,
     )
     pooled.execute()
-    assert torch.equal(serial.server.params, pooled.server.params)
+    assert torch.equal(serial.server.main, pooled.server.main)

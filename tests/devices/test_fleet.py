@@ -10,9 +10,9 @@ import pytest
 from fedasr.config import load_config
 from fedasr.devices.fleet import build_fleet, share_counts
 from fedasr.devices.schema import DevicesSection
-from fedasr.engine.flat import ParamLayout
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import build_model
+from fedasr.models.flat import ParamLayout
 from fedasr.models.memory import training_memory_bytes
 from fedasr.models.presets import preset_dims
 
@@ -110,10 +110,10 @@ def test_config_errors_name_the_key_and_what_is_accepted(override: str, named: s
 
 
 def test_only_online_clients_of_participating_tiers_are_eligible() -> None:
-    from fedasr.devices.hooks import DeviceHook
+    from fedasr.devices.plugins import DevicePlugin
 
-    hook = DeviceHook(section(participate=["high", "mid"]))
-    hook._fleet = fleet(hook.section)
+    chosen = section(participate=["high", "mid"])
+    hook = DevicePlugin(chosen, fleet(chosen), [f"c{i}" for i in range(30)])
     everyone = list(range(30))
     for r in range(5):
         online = hook.fleet.available(r)
@@ -123,9 +123,9 @@ def test_only_online_clients_of_participating_tiers_are_eligible() -> None:
 
 
 def test_keep_first_above_the_sampled_count_is_refused() -> None:
-    from fedasr.devices.hooks import device_hooks
+    from fedasr.experiment.plugins import check_clock
 
     tiers = "devices.tiers={low: {flops_per_s: 1, downlink_bytes_per_s: 1, uplink_bytes_per_s: 1}}"
     config = load_config(None, [tiers, "devices.shares={low: 1}", "devices.clock.keep_first=9"])
     with pytest.raises(ConfigError, match=r"devices\.clock\.keep_first"):
-        device_hooks(config)
+        check_clock(config)

@@ -22,7 +22,7 @@ from ray_rounds import ROUNDS, Rounds, mini_overrides, train
 
 from fedasr.config import load_config
 from fedasr.engine.ray_executor import RayExecutor
-from fedasr.engine.setup import build_setup
+from fedasr.experiment.setup import build_setup
 
 
 def kill_first_actor_dispatched(executor: RayExecutor) -> list[int]:
@@ -48,10 +48,10 @@ def killed_actor_round(executor: RayExecutor, rounds: Rounds, out: Path) -> dict
     del executor._dispatch  # back to the class's own
     executor.wait_for_actors()
     torch.save(
-        {"params": rounds.server.params, "optimizer": rounds.server.optimizer}, out / "before.pt"
+        {"params": rounds.server.main, "optimizer": rounds.server.optimizer}, out / "before.pt"
     )
     next_round = rounds.run(executor, 1)
-    torch.save(rounds.server.params, out / "after.pt")
+    torch.save(rounds.server.main, out / "after.pt")
     return {
         "killed_pid": killed[0],
         "reports": [[r.client_id, r.ok, r.error] for r in acc.reports],
@@ -67,7 +67,7 @@ def main(address: str, corpus: Path, root: Path, out: Path) -> None:
     executor = RayExecutor(setup.spec, 2, address)
     try:
         facts: dict[str, Any] = {"nodes": [info.node_id for info in executor.actor_infos]}
-        torch.save(train(executor, config, setup).server.params, out / "params.pt")
+        torch.save(train(executor, config, setup).server.main, out / "params.pt")
         facts["rounds"] = ROUNDS
         facts.update(killed_actor_round(executor, Rounds(config, setup), out))
     finally:

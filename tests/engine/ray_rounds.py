@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from fedasr.algorithms.base import RoundAccumulator, ServerState
+from fedasr.algorithms.base import RoundAccumulator
 from fedasr.algorithms.registry import build_algorithm
+from fedasr.algorithms.spec import MAIN
 from fedasr.config import ExperimentConfig
 from fedasr.engine.cohort import make_tasks, plan_shards, sample_cohort
 from fedasr.engine.executors import Executor
-from fedasr.engine.setup import Setup
+from fedasr.experiment.setup import Setup
 
 TINY = (
     "{d_model: 32, layers: 2, exits: [2], heads: 2, head_size: 16, ffn: 64, "
@@ -34,22 +35,24 @@ class Rounds:
 
     def __init__(self, config: ExperimentConfig, setup: Setup) -> None:
         self.config, self.setup = config, setup
-        algorithm: Any = build_algorithm(config)  # the FedAvg family: it has a server optimizer
-        params = setup.init_params.clone()
-        self.algorithm = algorithm
-        self.server = ServerState(params, algorithm.server_optimizer.init_state(params))
+        self.algorithm = build_algorithm(config, setup.dims)
+        self.server = self.algorithm.server.init({MAIN: setup.init_params.clone()})
 
     def run(self, executor: Executor, r: int) -> RoundAccumulator:
-        config, registry = self.config, self.setup.registry
+        config, registry, halves = self.config, self.setup.registry, self.algorithm
         clients = range(len(registry))
         cohort = sample_cohort(config.seed, r, 0, clients, config.rounds.clients_per_round)
-        shards = plan_shards(make_tasks(registry, cohort, config.seed, r), config.executor.shards)
-        broadcast = self.algorithm.broadcast(self.server, r, config.client.lr)
-        total = RoundAccumulator(self.setup.layout.numel)
-        for partial in executor.run(shards, broadcast):
+        tasks = [
+            replace(task, spec=halves.server.spec_for(task))
+            for task in make_tasks(registry, cohort, config.seed, r)
+        ]
+        shards = plan_shards(tasks, config.executor.shards)
+        broadcast = halves.server.broadcast(self.server, r, config.client.lr)
+        total = RoundAccumulator.for_broadcast(broadcast)
+        for partial in executor.run(shards, broadcast, halves.client):
             total.merge(partial)
         if total.succeeded:
-            self.algorithm.server_update(self.server, total)
+            self.server, _ = halves.server.update(self.server, total)
         return total
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fedasr.engine.loop import FederatedRun
 from fedasr.engine.worker import resolve_device
 from fedasr.errors import ConfigError
+from fedasr.experiment import build_run
 
 
 def test_cuda_without_cuda_fails_at_start_naming_the_key(tiny_config, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     config = tiny_config("executor.device=cuda")
     with pytest.raises(ConfigError, match=r"executor\.device: got 'cuda' but CUDA is not avail"):
-        FederatedRun(config, progress=False)
+        build_run(config, progress=False)
     assert not (config.resolved_run_dir() / "metrics.jsonl").exists()
 
 

@@ -7,14 +7,14 @@ import json
 import pytest
 import torch
 
-from fedasr.engine.loop import FederatedRun, run_federated
 from fedasr.engine.rundir import read_metrics
+from fedasr.experiment import build_run, run_federated
 
 
 def final_params(config) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    run = FederatedRun(config, progress=False)
+    run = build_run(config, progress=False)
     run.execute()
-    return run.server.params
+    return run.server.main
 
 
 def test_process_pool_equals_serial_bit_for_bit(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -41,14 +41,14 @@ def test_process_pool_equals_serial_bit_for_bit(tiny_config, tmp_path) -> None: 
 
 def test_training_changes_the_weights_and_logs_costs(tiny_config) -> None:  # type: ignore[no-untyped-def]
     config = tiny_config()
-    run = FederatedRun(config, progress=False)
-    start = run.server.params.clone()
+    run = build_run(config, progress=False)
+    start = run.server.main.clone()
     run.execute()
-    assert not torch.equal(start, run.server.params)
+    assert not torch.equal(start, run.server.main)
     metrics = read_metrics(config.resolved_run_dir())
     assert [m["round"] for m in metrics] == [1, 2]
     first = metrics[0]
-    numel = run.setup.layout.numel
+    numel = run.layout.numel
     assert first["clients"]["succeeded"] == 3
     # every client downloads and uploads the full float32 vector
     assert first["cost"]["bytes_down"] == first["cost"]["bytes_up"] == 3 * 4 * numel
@@ -60,14 +60,14 @@ def test_training_changes_the_weights_and_logs_costs(tiny_config) -> None:  # ty
 def test_a_raising_client_is_left_out_and_the_run_goes_on(tiny_config, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from fedasr.algorithms import fedavg
 
-    original = fedavg.FedAvg.client_update
+    original = fedavg.FedAvgClient.update
 
-    def flaky(self, worker, task, broadcast):  # type: ignore[no-untyped-def]
+    def flaky(self, ctx, task, broadcast):  # type: ignore[no-untyped-def]
         if task.index == 0:
             raise RuntimeError("simulated device crash")
-        return original(self, worker, task, broadcast)
+        return original(self, ctx, task, broadcast)
 
-    monkeypatch.setattr(fedavg.FedAvg, "client_update", flaky)
+    monkeypatch.setattr(fedavg.FedAvgClient, "update", flaky)
     config = tiny_config("rounds.clients_per_round=4", "rounds.min_clients=1")
     run_federated(config, progress=False)
     metrics = read_metrics(config.resolved_run_dir())
@@ -78,29 +78,30 @@ def test_a_raising_client_is_left_out_and_the_run_goes_on(tiny_config, monkeypat
 
 def test_a_round_below_min_clients_is_retried_then_skipped(tiny_config) -> None:  # type: ignore[no-untyped-def]
     # A timeout no client can meet: every attempt fails, each round is skipped, the run ends.
+    # A run that trained nothing fails (RunFailedError), with every round recorded.
+    from fedasr.engine.outcomes import RunFailedError
+
     config = tiny_config("client.timeout_s=1e-9", "rounds.min_clients=2", "rounds.max_retries=1")
-    run = FederatedRun(config, progress=False)
-    start = run.server.params.clone()
-    run.execute()
+    run = build_run(config, progress=False)
+    start = run.server.main.clone()
+    with pytest.raises(RunFailedError, match="no round trained the model"):
+        run.execute()
     metrics = read_metrics(config.resolved_run_dir())
     assert [m["aggregated"] for m in metrics] == [False, False]
     assert all(m["clients"]["attempts"] == 2 for m in metrics)
-    assert torch.equal(start, run.server.params)
+    assert all(m["clients"]["timed_out"] == m["clients"]["sampled"] == 6 for m in metrics)
+    assert torch.equal(start, run.server.main)
+    assert not (config.resolved_run_dir() / "model.safetensors").exists()
 
 
 def test_a_dead_worker_process_is_replaced(tiny_config) -> None:  # type: ignore[no-untyped-def]
     config = tiny_config("executor.kind=process", "executor.workers=2", "rounds.total=2")
-    run = FederatedRun(config, progress=False)
-    from fedasr.engine.executors import make_executor
-
-    run.executor = make_executor("process", run.setup.spec, 2)
-    try:
+    run = build_run(config, progress=False)
+    with run.executing():
         run.run_round(0)
-        run.executor._slots[0].process.kill()  # type: ignore[attr-defined]
-        run.executor._slots[0].process.join()  # type: ignore[attr-defined]
+        run.executor._slots[0].process.kill()  # type: ignore[union-attr]
+        run.executor._slots[0].process.join()  # type: ignore[union-attr]
         record = run.run_round(1)
-    finally:
-        run.executor.close()
     assert record["aggregated"] and record["clients"]["failed"] == 0
 
 

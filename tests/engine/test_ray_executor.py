@@ -20,12 +20,14 @@ from ray_cluster import loopback_cluster, run_driver
 from ray_rounds import Rounds, mini_overrides, train
 
 from fedasr.algorithms.base import Broadcast, ServerState
+from fedasr.algorithms.fedavg import CountWeighting, FedAvgClient
+from fedasr.algorithms.spec import MAIN
 from fedasr.config import ExperimentConfig, load_config
 from fedasr.engine.executors import SerialExecutor, make_executor
 from fedasr.engine.ray_actor import ShardActor, WireBroadcast
 from fedasr.engine.ray_session import import_ray
-from fedasr.engine.setup import Setup, build_setup
 from fedasr.errors import MissingExtraError
+from fedasr.experiment.setup import Setup, build_setup
 
 Mini = tuple[ExperimentConfig, Setup]
 needs_ray = pytest.mark.skipif(
@@ -47,7 +49,7 @@ def mini(ray_root: Path, mini_corpus: Path) -> Mini:
 
 @pytest.fixture(scope="module")
 def serial_params(mini: Mini) -> torch.Tensor:
-    return train(SerialExecutor(mini[1].spec), *mini).server.params
+    return train(SerialExecutor(mini[1].spec), *mini).server.main
 
 
 # ----------------------------------------------------------------------------- without Ray
@@ -70,16 +72,21 @@ def test_a_node_without_the_feature_cache_is_told_to_share_it(mini: Mini) -> Non
 
 
 def test_wire_broadcast_keeps_every_bit_and_reads_read_only_buffers() -> None:
-    params = torch.randn(1000)
-    broadcast = Broadcast(round=4, params=params, lr=0.25, extras={"mask": torch.ones(3)})
-    wire = pickle.loads(pickle.dumps(WireBroadcast.of(broadcast)))
-    wire.params.setflags(write=False)  # as an object-store buffer is
+    params, index = torch.randn(1000), torch.arange(0, 1000, 7)
+    broadcast = Broadcast(
+        round=4, params={MAIN: params}, lr=0.25, coords={"slice": index},
+        extras={"mask": torch.ones(3)},
+    )  # fmt: skip
+    client = FedAvgClient(CountWeighting("frames"))
+    wire = pickle.loads(pickle.dumps(WireBroadcast.of(broadcast, client)))
+    wire.params[MAIN].setflags(write=False)  # as an object-store buffer is
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         back = wire.unwrap()
-    assert torch.equal(back.params, params) and back.round == 4 and back.lr == 0.25
+    assert torch.equal(back.params[MAIN], params) and back.round == 4 and back.lr == 0.25
+    assert torch.equal(back.coords["slice"], index) and wire.client == client
     assert torch.equal(back.extras["mask"], torch.ones(3))
-    assert np.shares_memory(back.params.numpy(), wire.params)  # no copy on the actor
+    assert np.shares_memory(back.params[MAIN].numpy(), wire.params[MAIN])  # no copy
 
 
 # ----------------------------------------------------------------------------- local Ray
@@ -93,7 +100,7 @@ def test_local_ray_is_bit_identical_to_serial(mini: Mini, serial_params: torch.T
     executor = RayExecutor(mini[1].spec, 2, None)
     try:
         assert len(executor.actor_infos) == 2
-        params = train(executor, *mini).server.params
+        params = train(executor, *mini).server.main
     finally:
         executor.close()
     assert torch.equal(params, serial_params)
@@ -139,6 +146,6 @@ def test_a_killed_actor_fails_its_shard_and_is_replaced(
 
     serial = Rounds(*mini)  # the round after the kill is exactly the serial one
     state = torch.load(cluster_run["out"] / "before.pt")
-    serial.server = ServerState(state["params"], state["optimizer"])
+    serial.server = ServerState({MAIN: state["params"]}, state["optimizer"])
     serial.run(SerialExecutor(mini[1].spec), 1)
-    assert torch.equal(serial.server.params, torch.load(cluster_run["out"] / "after.pt"))
+    assert torch.equal(serial.server.main, torch.load(cluster_run["out"] / "after.pt"))

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from fedasr.engine.executors import make_executor
-from fedasr.engine.loop import FederatedRun, run_federated
 from fedasr.engine.rundir import read_metrics
+from fedasr.experiment import build_run, run_federated
 
 # a server schedule by round: a resumed run must pick it up at the right round
 FOUR_ROUNDS = (
@@ -22,12 +22,12 @@ FOUR_ROUNDS = (
 
 def test_four_rounds_straight_equal_two_plus_kill_plus_resume(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
     straight_config = tiny_config(f"run_dir={tmp_path / 'straight'}", *FOUR_ROUNDS)
-    straight = FederatedRun(straight_config, progress=False)
+    straight = build_run(straight_config, progress=False)
     straight.execute()
 
     config = tiny_config(f"run_dir={tmp_path / 'killed'}", *FOUR_ROUNDS)
-    killed = FederatedRun(config, progress=False)
-    killed.executor = make_executor("serial", killed.setup.spec, 1)
+    killed = build_run(config, progress=False)
+    killed.executor = make_executor("serial", killed.parts.worker, 1)
     killed.run_round(0)
     killed.run_round(1)
     # "kill": half of round 3 happened (a line was written) but no checkpoint was taken
@@ -35,10 +35,10 @@ def test_four_rounds_straight_equal_two_plus_kill_plus_resume(tiny_config, tmp_p
         handle.write('{"round": 3, "partial": true}\n')
     del killed
 
-    resumed = FederatedRun(config, resume=True, progress=False)
+    resumed = build_run(config, resume=True, progress=False)
     assert resumed.state.round == 2
     resumed.execute()
-    assert torch.equal(straight.server.params, resumed.server.params)
+    assert torch.equal(straight.server.main, resumed.server.main)
     for key in straight.server.optimizer:
         assert torch.equal(straight.server.optimizer[key], resumed.server.optimizer[key])
     metrics = read_metrics(config.resolved_run_dir())
@@ -62,7 +62,7 @@ def test_starting_a_new_run_over_an_old_one_is_refused(tiny_config) -> None:  # 
 
 
 def test_a_run_its_time_budget_stopped_goes_on_with_a_larger_budget(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    straight = FederatedRun(tiny_config(f"run_dir={tmp_path / 'straight'}"), progress=False)
+    straight = build_run(tiny_config(f"run_dir={tmp_path / 'straight'}"), progress=False)
     straight.execute()
 
     run_dir = f"run_dir={tmp_path / 'budget'}"
@@ -71,25 +71,40 @@ def test_a_run_its_time_budget_stopped_goes_on_with_a_larger_budget(tiny_config,
         == 1
     )
     # resumed under the same budget it stays stopped; without one it finishes the schedule
-    still = FederatedRun(
+    still = build_run(
         tiny_config(run_dir, "rounds.time_budget_min=1e-6"), resume=True, progress=False
     )
     assert still.execute().rounds == 1
-    resumed = FederatedRun(
+    resumed = build_run(
         tiny_config(run_dir, "rounds.time_budget_min=null"), resume=True, progress=False
     )
     assert resumed.execute().rounds == 2
-    assert torch.equal(straight.server.params, resumed.server.params)
+    assert torch.equal(straight.server.main, resumed.server.main)
 
 
 def test_a_run_early_stopping_ended_stays_ended_on_resume(tiny_config) -> None:  # type: ignore[no-untyped-def]
-    run = FederatedRun(tiny_config("eval.early_stopping.patience=2"), progress=False)
-    run.state.stopped_early, run.state.evals_without_improvement = True, 2
-    run._lift_time_budget_stop()
-    assert run.state.stopped_early
-    run.state.evals_without_improvement = 1  # patience not spent: the budget stopped it
-    run._lift_time_budget_stop()
-    assert not run.state.stopped_early
+    run = build_run(tiny_config("eval.early_stopping.patience=2"), progress=False)
+    run.state.stop = "early_stopping"
+    run._lift_stop()
+    assert run.state.stop == "early_stopping"
+    run.state.stop = "time_budget"  # no budget in this config: a budget stop is lifted
+    run._lift_stop()
+    assert run.state.stop is None
+
+
+@pytest.mark.parametrize(("stalled", "after"), [(2, "early_stopping"), (1, None)])
+def test_a_stop_recorded_by_an_older_fedasr_is_read_by_its_patience(  # type: ignore[no-untyped-def]
+    tiny_config, stalled, after
+) -> None:
+    from fedasr.engine.run_state import LoopState
+
+    old = LoopState().to_json()
+    del old["stop"]
+    old.update(stopped_early=True, evals_without_improvement=stalled)
+    run = build_run(tiny_config("eval.early_stopping.patience=2"), progress=False)
+    run.state = LoopState.from_json(old)
+    run._lift_stop()
+    assert run.state.stop == after
 
 
 def test_a_round_observer_sees_every_record_and_can_stop_the_run(tiny_config) -> None:  # type: ignore[no-untyped-def]

@@ -9,9 +9,8 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from fedasr.engine.executors import make_executor
-from fedasr.engine.loop import FederatedRun
-from fedasr.engine.setup import build_registry
+from fedasr.experiment import build_run
+from fedasr.experiment.setup import build_registry
 
 # a registered client's floor: its id string (~60 B), tuple slot, offset, frame count, 2 rows
 REGISTRY_BYTES_PER_CLIENT = 150
@@ -41,24 +40,21 @@ def traced(action: Callable[[], Any]) -> tuple[Any, int, int]:
 
 
 def test_registering_a_client_costs_a_few_bytes(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    run = FederatedRun(population(tiny_config, 10, str(tmp_path / "setup")), progress=False)
+    run = build_run(population(tiny_config, 10, str(tmp_path / "setup")), progress=False)
     held = {}
     for clients in (100, 5000):
         config = population(tiny_config, clients, str(tmp_path / f"r{clients}"))
-        registry, held[clients], _ = traced(lambda c=config: build_registry(c, run.setup.bundle))
+        registry, held[clients], _ = traced(lambda c=config: build_registry(c, run.parts.bundle))
         assert len(registry) == clients
     per_client = (held[5000] - held[100]) / 4900
     assert per_client < REGISTRY_BYTES_PER_CLIENT, f"{per_client:.0f} B per registered client"
 
 
 def round_peak(tiny_config: Callable[..., Any], clients: int, path: str) -> int:
-    run = FederatedRun(population(tiny_config, clients, path), progress=False)
-    run.executor = make_executor("serial", run.setup.spec, 1)
-    try:
+    run = build_run(population(tiny_config, clients, path), progress=False)
+    with run.executing():
         run.run_round(0)  # the worker is built in the first round
         _, _, peak = traced(lambda: run.run_round(1))
-    finally:
-        run.executor.close()
     return peak
 
 

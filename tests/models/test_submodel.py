@@ -168,3 +168,21 @@ def test_a_permuted_full_selection_computes_the_same_function() -> None:
     assert not torch.equal(moved, full.state_dict()["layers.0.ffn1.up.weight"])
     for got, want in zip(permuted(feats, lengths).log_probs, expected, strict=True):
         assert torch.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("dims", [TINY, UNEVEN], ids=["uniform", "uneven+proj"])
+def test_width_index_reads_the_width_slice_from_the_flat_vector(dims: ConformerDims) -> None:
+    from fedasr.models.flat import FlatModel, ParamLayout
+    from fedasr.models.submodel import width_index
+
+    full = FlatModel(dims, seed=3)
+    selection = random_selection(dims, 5)
+    sliced_dims, index = width_index(dims, selection)
+    assert index.unique().numel() == index.numel() == ParamLayout.for_dims(sliced_dims).numel
+    small = FlatModel(sliced_dims)
+    small.load(full.flat[index])  # the flat way ...
+    expected, _ = width_slice(full.module.state_dict(), dims, selection)  # ... the state way
+    assert_states_equal(dict(small.module.state_dict()), expected)
+    x, lengths = random_inputs(dims, LENGTHS)
+    small.module.eval()
+    assert small.module(x, lengths).log_probs[-1].isfinite().all()

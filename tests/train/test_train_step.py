@@ -10,6 +10,7 @@ from fedasr.data.batching import Batch
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import ConformerCTC, build_model
+from fedasr.train.objective import Objective
 from fedasr.train.step import exit_weights_for, make_optimizer, reset_optimizer, train_step
 
 DEEP = SMALL.with_(layers=3, exits=(1, 2, 3))
@@ -39,7 +40,7 @@ def test_the_loss_is_the_weighted_sum_of_the_exit_losses(batch: Batch) -> None:
     model = build_model(DEEP, seed=0)
     optimizer = make_optimizer(model.parameters(), "sgd", 0.0, 0.0, 0.0)
     weights = [0.2, 0.3, 0.5]
-    result = train_step(model, optimizer, batch, exit_weights=weights)
+    result = train_step(model, optimizer, batch, objective=Objective(weights))
     assert len(result.per_exit) == 3 and result.finite
     assert result.loss_sum == pytest.approx(
         sum(w * x for w, x in zip(weights, result.per_exit, strict=True))
@@ -64,7 +65,7 @@ def test_a_zero_exit_weight_trains_the_layers_below_through_later_exits(batch: B
     model = build_model(DEEP, seed=0)
     optimizer = make_optimizer(model.parameters(), "sgd", 0.1, 0.0, 0.0)
     before = snapshot(model)
-    train_step(model, optimizer, batch, exit_weights=[0.0, 1.0, 1.0])
+    train_step(model, optimizer, batch, objective=Objective([0.0, 1.0, 1.0]))
     moved = changed(before, model)
     assert not any(k.startswith("exits.0.") for k in moved)
     assert "layers.0.ffn1.up.weight" in moved and "exits.1.out.weight" in moved

@@ -1,8 +1,10 @@
 """Aggregation maths, as small pure pieces with hand-checked tests.
 
-`WeightedSum` is a running weighted sum of client vectors that may cover only a slice of the
-parameter vector: early-exit clients hold the first blocks only (a prefix), and a client with a
-frozen front-end sends the slice after it (a range that does not start at 0). Weights are kept
+`WeightedSum` is a running weighted sum of client vectors that may cover only some coordinates
+of the parameter vector (algorithms/coordinates.py): early-exit clients hold the first blocks
+only (a prefix), a client with a frozen front-end sends the range after it, a width-sliced or
+pruned client sends an arbitrary index set; each coordinate is averaged over the clients that
+hold it. Weights are kept
 in the log domain with a running shift, so exp(-beta * loss) weights (DGA) can be tiny without
 underflowing, and partial sums computed on different workers merge exactly like one sum.
 Sums are float64: the order of additions is fixed by the shard plan, and float64 keeps the
@@ -15,6 +17,8 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+
+from fedasr.algorithms.coordinates import Coords, Span
 
 
 def all_finite(vector: torch.Tensor) -> bool:
@@ -30,25 +34,49 @@ class WeightedSum:
     total: torch.Tensor | None = None  # float64 (numel,), scaled by exp(-shift)
     # total (scaled) weight per covered range [start, stop) of coordinates
     weight_by_range: dict[tuple[int, int], float] = field(default_factory=dict)
+    # total (scaled) weight per named index set, and the sets themselves
+    weight_by_index: dict[str, float] = field(default_factory=dict)
+    indices: dict[str, torch.Tensor] = field(default_factory=dict)
     shift: float = -math.inf
     count: int = 0
 
-    def add(self, vector: torch.Tensor, log_weight: float, offset: int = 0) -> None:
-        """Add exp(log_weight) * vector, where vector covers coordinates
-        [offset, offset + len(vector))."""
+    def add(self, vector: torch.Tensor, log_weight: float, where: Coords | int = 0) -> None:
+        """Add exp(log_weight) * vector at the coordinates `where` (a Span or an Index; an int
+        is the start of a span as long as the vector)."""
         if not math.isfinite(log_weight):
             raise ValueError("a non-finite weight must be filtered out before aggregation")
-        stop = offset + vector.numel()
-        if offset < 0 or stop > self.numel:
-            raise ValueError(f"range [{offset}, {stop}) is outside the {self.numel} coordinates")
+        if isinstance(where, int):
+            where = Span(where, where + vector.numel())
+        self._check(where, vector)
         self._rescale_to(max(self.shift, log_weight))
         scale = math.exp(log_weight - self.shift)
         if self.total is None:
             self.total = torch.zeros(self.numel, dtype=torch.float64)
-        self.total[offset:stop].add_(vector.to(torch.float64), alpha=scale)
-        key = (offset, stop)
-        self.weight_by_range[key] = self.weight_by_range.get(key, 0.0) + scale
+        if isinstance(where, Span):
+            self.total[where.start : where.stop].add_(vector.to(torch.float64), alpha=scale)
+            key = (where.start, where.stop)
+            self.weight_by_range[key] = self.weight_by_range.get(key, 0.0) + scale
+        else:
+            self.total.index_add_(0, where.index, vector.to(torch.float64), alpha=scale)
+            self.indices.setdefault(where.name, where.index)
+            self.weight_by_index[where.name] = self.weight_by_index.get(where.name, 0.0) + scale
         self.count += 1
+
+    def _check(self, where: Coords, vector: torch.Tensor) -> None:
+        if vector.numel() != where.numel:
+            raise ValueError(f"{vector.numel()} values for {where.numel} coordinates")
+        if isinstance(where, Span):
+            if where.start < 0 or where.stop > self.numel:
+                raise ValueError(
+                    f"range [{where.start}, {where.stop}) is outside the {self.numel} coordinates"
+                )
+            return
+        index = where.index
+        if index.numel() and (int(index.min()) < 0 or int(index.max()) >= self.numel):
+            raise ValueError(f"index {where.name!r} is outside the {self.numel} coordinates")
+        known = self.indices.get(where.name)
+        if known is not None and known is not index and not torch.equal(known, index):
+            raise ValueError(f"two different index sets are both named {where.name!r}")
 
     def merge(self, other: WeightedSum) -> None:
         """Add another partial sum (from another shard) into this one."""
@@ -61,6 +89,9 @@ class WeightedSum:
         self.total.add_(other.total, alpha=scale)
         for key, weight in other.weight_by_range.items():
             self.weight_by_range[key] = self.weight_by_range.get(key, 0.0) + weight * scale
+        for name, weight in other.weight_by_index.items():
+            self.indices.setdefault(name, other.indices[name])
+            self.weight_by_index[name] = self.weight_by_index.get(name, 0.0) + weight * scale
         self.count += other.count
 
     def _rescale_to(self, new_shift: float) -> None:
@@ -70,6 +101,7 @@ class WeightedSum:
             factor = math.exp(self.shift - new_shift)
             self.total.mul_(factor)
             self.weight_by_range = {k: w * factor for k, w in self.weight_by_range.items()}
+            self.weight_by_index = {k: w * factor for k, w in self.weight_by_index.items()}
         self.shift = new_shift
 
     def coordinate_weights(self) -> torch.Tensor:
@@ -77,6 +109,9 @@ class WeightedSum:
         weights = torch.zeros(self.numel, dtype=torch.float64)
         for (start, stop), weight in self.weight_by_range.items():
             weights[start:stop] += weight
+        for name, weight in self.weight_by_index.items():
+            index = self.indices[name]
+            weights.index_add_(0, index, torch.full((index.numel(),), weight, dtype=torch.float64))
         return weights
 
     def mean(self) -> tuple[torch.Tensor, torch.Tensor]:

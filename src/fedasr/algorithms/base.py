@@ -1,10 +1,12 @@
 """What flows between the server, the executors and the algorithms.
 
-An Algorithm has two halves (shared/DESIGN.md): `client_update` runs on a worker and returns a
-ClientResult; `accumulate` folds that result into the shard's running aggregate (still on the
-worker, so only one partial aggregate per shard travels back); `server_update` turns the merged
-aggregate into the next global state. Anything a method sends besides the model delta goes in
-`extras` and is counted in bytes like the delta.
+An Algorithm has two halves (shared/DESIGN.md). The client half runs on a worker against a
+`ClientContext` (algorithms/context.py): `update` trains one client and returns a ClientResult;
+`fold` adds that result to the shard's running aggregate (still on the worker, so only one
+partial aggregate per shard travels back). The server half is pure functions of the server
+state: the broadcast of a round, each client's model spec, and the next state from the merged
+aggregate. Anything a method sends besides the model delta goes in `extras` and is counted in
+bytes like the delta.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import numpy as np
 import torch
 
 from fedasr.algorithms.aggregate import WeightedSum
+from fedasr.algorithms.coordinates import Coords, Span
+from fedasr.algorithms.spec import MAIN, ModelSpec
 
 if TYPE_CHECKING:
-    from fedasr.engine.worker import WorkerContext
+    from fedasr.algorithms.context import ClientContext
+    from fedasr.models.dims import ConformerDims
 
 
 def tensor_bytes(*tensors: torch.Tensor | None) -> int:
@@ -30,8 +35,9 @@ def tensor_bytes(*tensors: torch.Tensor | None) -> int:
 @dataclass
 class Broadcast:
     round: int
-    params: torch.Tensor  # the full global flat vector (a client reads the prefix it holds)
+    params: dict[str, torch.Tensor]  # server parameter sets by name (MAIN for one model)
     lr: float
+    coords: dict[str, torch.Tensor] = field(default_factory=dict)  # named index sets (spec.coords)
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
@@ -44,6 +50,8 @@ class ClientTask:
     seed: int
     depth: int | None = None  # deepest exit the client trains (its device budget); None = all
     frames: int = 0  # total feature frames (used to balance shards)
+    tier: str | None = None  # the client's device tier, when devices are simulated
+    spec: ModelSpec | None = None  # what it trains, set by the algorithm's server half
 
 
 @dataclass
@@ -79,7 +87,14 @@ class ClientResult:
     depth: int | None = None
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
-    offset: int = 0  # delta covers [offset, offset + len(delta)): > 0 past a frozen front-end
+    where: Coords | None = None  # the server coordinates of `delta` (None: all, from 0)
+    params: str = MAIN  # the server parameter set `delta` belongs to
+
+    @property
+    def coords(self) -> Coords:
+        if self.where is not None:
+            return self.where
+        return Span(0, 0 if self.delta is None else self.delta.numel())
 
     @property
     def loss_per_frame(self) -> float:
@@ -98,20 +113,27 @@ class ClientReport:
     log_weight: float = -math.inf
     depth: int | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    failure: str | None = None  # error | crash | timeout | nonfinite (engine/outcomes.py)
 
 
 @dataclass
 class RoundAccumulator:
     """One shard's partial aggregate; shards merge in a fixed order into the round's total."""
 
-    numel: int
+    numels: dict[str, int]  # coordinates of each server parameter set
     sums: dict[str, WeightedSum] = field(default_factory=dict)
     plain: dict[str, torch.Tensor] = field(default_factory=dict)
     reports: list[ClientReport] = field(default_factory=list)
 
+    @classmethod
+    def for_broadcast(cls, broadcast: Broadcast) -> RoundAccumulator:
+        return cls({name: int(t.numel()) for name, t in broadcast.params.items()})
+
     def weighted(self, name: str, numel: int | None = None) -> WeightedSum:
+        """The weighted sum `name`: `delta` (MAIN) or `delta.SET` sizes itself from its set."""
         if name not in self.sums:
-            self.sums[name] = WeightedSum(numel or self.numel)
+            default = self.numels.get(name.partition(".")[2] or MAIN, 0)
+            self.sums[name] = WeightedSum(numel if numel is not None else default)
         return self.sums[name]
 
     def add_plain(self, name: str, tensor: torch.Tensor) -> None:
@@ -132,21 +154,46 @@ class RoundAccumulator:
 
 @dataclass
 class ServerState:
-    params: torch.Tensor
+    params: dict[str, torch.Tensor]  # parameter sets by name (MAIN for one model)
     optimizer: dict[str, torch.Tensor]
     round: int = 0
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
+    @property
+    def main(self) -> torch.Tensor:
+        return self.params[MAIN]
 
-class Algorithm(Protocol):
-    name: str
+    def replace_params(self, name: str, tensor: torch.Tensor) -> ServerState:
+        return ServerState({**self.params, name: tensor}, self.optimizer, self.round, self.extras)
 
-    def broadcast(self, server: ServerState, round_index: int, lr: float) -> Broadcast: ...
 
-    def client_update(
-        self, worker: WorkerContext, task: ClientTask, broadcast: Broadcast
+class ClientHalf(Protocol):
+    """Runs on a worker; must pickle (it travels to worker processes and Ray actors)."""
+
+    def update(
+        self, ctx: ClientContext, task: ClientTask, broadcast: Broadcast
     ) -> ClientResult: ...
 
-    def accumulate(self, acc: RoundAccumulator, result: ClientResult) -> ClientReport: ...
+    def fold(self, acc: RoundAccumulator, result: ClientResult) -> ClientReport: ...
 
-    def server_update(self, server: ServerState, acc: RoundAccumulator) -> dict[str, Any]: ...
+
+class ServerHalf(Protocol):
+    """Pure functions of the server state; nothing here runs on a worker."""
+
+    def init(self, params: dict[str, torch.Tensor]) -> ServerState: ...
+
+    def spec_for(self, task: ClientTask) -> ModelSpec: ...
+
+    def broadcast(self, state: ServerState, round_index: int, lr: float) -> Broadcast: ...
+
+    def update(
+        self, state: ServerState, acc: RoundAccumulator
+    ) -> tuple[ServerState, dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    client: ClientHalf
+    server: ServerHalf
+    param_dims: dict[str, ConformerDims]  # the architecture of every server parameter set

@@ -19,19 +19,19 @@ over the D coordinates the client sent. The paper names the Δ statistics but no
 formulas: these three are our definitions. They are small numbers (Δ is a few 1e-3 per
 coordinate after one local epoch), so a useful beta for them is orders of magnitude larger than
 for the loss. A non-finite statistic gives weight 0: the client is left out and reported
-(FedAvg.accumulate), as FLUTE does. The cap (FLUTE: 100) only binds for negative statistics.
+(FedAvgClient.fold), as FLUTE does. The cap (FLUTE: 100) only binds for negative statistics.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from fedasr.algorithms.aggregate import log_weight_dga
-from fedasr.algorithms.fedavg import FedAvg, Weighting
 
 if TYPE_CHECKING:
     from fedasr.algorithms.base import ClientResult
@@ -75,17 +75,13 @@ def client_statistic(result: ClientResult, statistic: str, loss_per: str = "fram
     return delta_statistic(result.delta, statistic)
 
 
-def dga_weighting(options: DGAOptions) -> Weighting:
-    """log w_k of a client result (FedAvg's weighting hook)."""
+@dataclass(frozen=True)
+class DGAWeighting:
+    """log w_k of a client result (FedAvg's weighting)."""
 
-    def log_weight(result: ClientResult) -> float:
+    options: DGAOptions
+
+    def __call__(self, result: ClientResult) -> float:
+        options = self.options
         statistic = client_statistic(result, options.statistic, options.loss_per)
         return log_weight_dga(statistic, options.beta, options.cap)
-
-    return log_weight
-
-
-def build_dga(config: Any, options: DGAOptions) -> FedAvg:
-    from fedasr.algorithms.registry import server_optimizer  # the registry imports this module
-
-    return FedAvg(server_optimizer(config), dga_weighting(options), name="dga")

@@ -1,8 +1,9 @@
-"""FedAvg and its family: FedProx (a proximal term), any server optimizer, any weighting.
+"""FedAvg and its family: FedProx, any server optimizer, any weighting, early exit.
 
-FedAvg is the composition of three choices — how clients train locally, how their
-pseudo-gradients are weighted, which server optimizer applies the weighted mean — so FedAdam,
-FedYogi, FedAvgM, FedProx and DGA are this one class configured differently, not subclasses.
+FedAvg is the composition of three choices — how clients train locally (objective pieces),
+how their pseudo-gradients are weighted, which server optimizer applies the weighted mean — so
+FedAdam, FedYogi, FedAvgM, FedProx, DGA and early-exit FL are this one pair of halves
+configured differently, not subclasses.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,12 +28,14 @@ from fedasr.algorithms.base import (
     ServerState,
     tensor_bytes,
 )
+from fedasr.algorithms.context import ClientContext
+from fedasr.algorithms.objectives import ObjectivePart
 from fedasr.algorithms.server_opt import ServerOptimizer
+from fedasr.algorithms.spec import MAIN, ModelSpec, held_coordinates
+from fedasr.models.dims import ConformerDims
+from fedasr.train.objective import compose
 
-if TYPE_CHECKING:
-    from fedasr.engine.worker import WorkerContext
-
-Weighting = Callable[[ClientResult], float]  # log aggregation weight of a client
+Weighting = Callable[[ClientResult], float]  # log aggregation weight of a client (picklable)
 
 
 class FedAvgOptions(BaseModel):
@@ -43,62 +47,53 @@ class FedProxOptions(FedAvgOptions):
     mu: float = Field(0.01, ge=0)
 
 
-def weighting_by(kind: str) -> Weighting:
-    if kind == "examples":
-        return lambda result: log_weight_examples(result.examples)
-    if kind == "frames":
-        return lambda result: log_weight_examples(result.frames)
-    return lambda result: 0.0  # uniform
+@dataclass(frozen=True)
+class CountWeighting:
+    """log w_k from the client's examples, frames, or 1 (uniform)."""
+
+    by: str = "examples"
+
+    def __call__(self, result: ClientResult) -> float:
+        if self.by == "examples":
+            return log_weight_examples(result.examples)
+        if self.by == "frames":
+            return log_weight_examples(result.frames)
+        return 0.0  # uniform
 
 
-class FedAvg:
-    def __init__(
-        self,
-        server_optimizer: ServerOptimizer,
-        weighting: Weighting,
-        *,
-        prox_mu: float = 0.0,
-        freeze_frontend: bool = False,
-        name: str = "fedavg",
-    ) -> None:
-        self.name = name
-        self.server_optimizer = server_optimizer
-        self.weighting = weighting
-        self.prox_mu = prox_mu
-        self.freeze_frontend = freeze_frontend
+def delta_key(params: str) -> str:
+    """The aggregate that collects the updates of one server parameter set."""
+    return "delta" if params == MAIN else f"delta.{params}"
 
-    # ------------------------------------------------------------------ server half
-    def broadcast(self, server: ServerState, round_index: int, lr: float) -> Broadcast:
-        return Broadcast(round=round_index, params=server.params, lr=lr)
 
-    def server_update(self, server: ServerState, acc: RoundAccumulator) -> dict[str, Any]:
-        mean, covered = acc.weighted("delta").mean()
-        server.params, server.optimizer = self.server_optimizer.step(
-            server.params, mean, server.optimizer, covered, server.round
-        )
-        return {
-            "lr": self.server_optimizer.lr_at(server.round),
-            "pseudo_grad_norm": float(mean.norm()),
-            "covered_share": float(covered.float().mean()),
-        }
+PseudoGradient = Callable[[RoundAccumulator, str], tuple[torch.Tensor, torch.Tensor]]
 
-    # ------------------------------------------------------------------ client half
-    def client_update(
-        self, worker: WorkerContext, task: ClientTask, broadcast: Broadcast
-    ) -> ClientResult:
+
+def weighted_mean(acc: RoundAccumulator, params: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """g = sum_k w_k delta_k / sum_k w_k per coordinate, and the mask of covered coordinates."""
+    return acc.weighted(delta_key(params)).mean()
+
+
+# ---------------------------------------------------------------------------- client half
+@dataclass(frozen=True)
+class FedAvgClient:
+    weighting: Weighting
+    parts: tuple[ObjectivePart, ...] = ()
+    exit_weights: tuple[float, ...] | None = None
+
+    def update(self, ctx: ClientContext, task: ClientTask, broadcast: Broadcast) -> ClientResult:
         started = time.perf_counter()
-        # an early-exit client holds the prefix up to its exit; a frozen front-end is neither
-        # trained nor sent back, so the upload is the slice [start, span)
-        span = worker.layout.span(task.depth)
-        start = worker.layout.frontend_span if self.freeze_frontend else 0
-        worker.load(broadcast.params)
-        worker.model.frontend.requires_grad_(not self.freeze_frontend)
-        hook = self._proximal_hook(worker, broadcast.params) if self.prox_mu > 0 else None
-        stats = worker.local_train(task, broadcast.lr, after_backward=hook)
+        assert task.spec is not None, "the server half sets every task's spec"
+        spec = task.spec
+        model = ctx.model(spec)
+        held = held_coordinates(spec, model.layout, broadcast.params[spec.params], broadcast.coords)
+        model.load(held.start)
+        objective = compose(self.exit_weights, [p.bind(model, held.start) for p in self.parts])
+        stats = ctx.train(model, task, broadcast.lr, objective)
         # the delta travels on the CPU whatever device trained (a no-op copy on the CPU)
-        delta = broadcast.params[start:span] - worker.flat[start:span].cpu()
+        delta = held.trained.take(held.start) - held.trained.take(model.flat).cpu()
         cost = ClientCost(
-            bytes_down=tensor_bytes(broadcast.params[:span]),
+            bytes_down=tensor_bytes(held.sent),
             bytes_up=tensor_bytes(delta),
             examples=stats.examples,
             audio_seconds=stats.audio_seconds,
@@ -107,32 +102,11 @@ class FedAvg:
             wall_s=time.perf_counter() - started,
         )
         return ClientResult(
-            task.client_id, delta, stats.examples, stats.frames, stats.loss_sum, cost, task.depth,
-            offset=start,
+            task.client_id, delta, stats.examples, stats.frames, stats.loss_sum, cost,
+            spec.depth, where=held.where, params=spec.params,
         )  # fmt: skip
 
-    def _proximal_hook(
-        self, worker: WorkerContext, global_params: torch.Tensor
-    ) -> Callable[[], None]:
-        """FedProx: the gradient of mu/2 ||theta - theta_global||^2, added after backward."""
-        anchor = global_params.to(worker.device)  # once per client; the same tensor on the CPU
-        pairs = [
-            (param, global_view)
-            for param, global_view in zip(
-                (dict(worker.model.named_parameters())[n] for n in worker.layout.names),
-                worker.layout.views(anchor).values(),
-                strict=True,
-            )
-        ]
-
-        def add_proximal_gradient() -> None:
-            for param, anchor in pairs:
-                if param.grad is not None:
-                    param.grad.add_(param.detach() - anchor, alpha=self.prox_mu)
-
-        return add_proximal_gradient
-
-    def accumulate(self, acc: RoundAccumulator, result: ClientResult) -> ClientReport:
+    def fold(self, acc: RoundAccumulator, result: ClientResult) -> ClientReport:
         log_weight = self.weighting(result)
         report = ClientReport(
             result.client_id, ok=True, cost=result.cost, loss_per_frame=result.loss_per_frame,
@@ -143,6 +117,58 @@ class FedAvg:
         elif not math.isfinite(log_weight):
             report.ok, report.error = False, "zero or non-finite aggregation weight"
         else:
-            acc.weighted("delta").add(result.delta, log_weight, result.offset)
+            acc.weighted(delta_key(result.params)).add(result.delta, log_weight, result.coords)
         acc.reports.append(report)
         return report
+
+
+# ---------------------------------------------------------------------------- server half
+@dataclass(frozen=True)
+class FedAvgServer:
+    """The weighted mean of each parameter set's updates, applied by the server optimizer.
+    With several sets (one per tier), each is averaged over the clients that trained it, with
+    its own optimizer state (keys `NAME.KEY`; the main set's keys are plain)."""
+
+    optimizer: ServerOptimizer
+    dims: ConformerDims
+    freeze_frontend: bool = False
+    pseudo_gradient: PseudoGradient = weighted_mean  # how the folded updates become g
+
+    def init(self, params: dict[str, torch.Tensor]) -> ServerState:
+        optimizer: dict[str, torch.Tensor] = {}
+        for name, tensor in params.items():
+            optimizer.update(_prefixed(name, self.optimizer.init_state(tensor)))
+        return ServerState(dict(params), optimizer)
+
+    def spec_for(self, task: ClientTask) -> ModelSpec:
+        return ModelSpec(self.dims, depth=task.depth, freeze_frontend=self.freeze_frontend)
+
+    def broadcast(self, state: ServerState, round_index: int, lr: float) -> Broadcast:
+        return Broadcast(round=round_index, params=state.params, lr=lr)
+
+    def update(
+        self, state: ServerState, acc: RoundAccumulator
+    ) -> tuple[ServerState, dict[str, Any]]:
+        params, optimizer = dict(state.params), dict(state.optimizer)
+        metrics: dict[str, Any] = {"lr": self.optimizer.lr_at(state.round)}
+        for name in state.params:
+            mean, covered = self.pseudo_gradient(acc, name)
+            params[name], stepped = self.optimizer.step(
+                state.params[name], mean, _unprefixed(name, optimizer), covered, state.round
+            )
+            optimizer.update(_prefixed(name, stepped))
+            prefix = "" if name == MAIN else f"{name}."
+            metrics[prefix + "pseudo_grad_norm"] = float(mean.norm())
+            metrics[prefix + "covered_share"] = float(covered.float().mean())
+        return ServerState(params, optimizer, state.round, state.extras), metrics
+
+
+def _prefixed(name: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return state if name == MAIN else {f"{name}.{k}": v for k, v in state.items()}
+
+
+def _unprefixed(name: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    if name == MAIN:
+        return {k: v for k, v in state.items() if "." not in k}
+    prefix = f"{name}."
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}

@@ -4,50 +4,76 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
 from fedasr.algorithms.base import Algorithm
-from fedasr.algorithms.dga import DGAOptions, build_dga
-from fedasr.algorithms.early_exit import EarlyExitOptions, build_early_exit
-from fedasr.algorithms.fedavg import FedAvg, FedAvgOptions, FedProxOptions, weighting_by
-from fedasr.algorithms.server_opt import ServerOptimizer
+from fedasr.algorithms.dga import DGAOptions, DGAWeighting
+from fedasr.algorithms.early_exit import EarlyExitOptions
+from fedasr.algorithms.fedavg import (
+    CountWeighting,
+    FedAvgClient,
+    FedAvgOptions,
+    FedAvgServer,
+    FedProxOptions,
+    Weighting,
+)
+from fedasr.algorithms.fednova import build_fednova
+from fedasr.algorithms.objectives import ObjectivePart, Proximal
+from fedasr.algorithms.server_opt import server_optimizer
+from fedasr.algorithms.spec import MAIN
 from fedasr.errors import ConfigError
+from fedasr.models.dims import ConformerDims
+
+if TYPE_CHECKING:
+    from fedasr.config import ExperimentConfig
+
+Builder = Callable[["ExperimentConfig", BaseModel, ConformerDims], Algorithm]
 
 
 @dataclass(frozen=True)
 class Entry:
     options: type[BaseModel]
-    build: Callable[[Any, Any], Algorithm]  # (ExperimentConfig, parsed options) -> Algorithm
+    build: Builder  # (config, parsed options, the run's model dims) -> Algorithm
     summary: str
 
 
-def server_optimizer(config: Any) -> ServerOptimizer:
-    s = config.server
-    return ServerOptimizer(
-        s.optimizer,
-        s.lr,
-        s.momentum,
-        s.beta1,
-        s.beta2,
-        s.tau,
-        s.bias_correction,
-        schedule=s.lr_schedule,
-        total_rounds=config.rounds.total,
-    )
+def fedavg_family(
+    name: str,
+    config: ExperimentConfig,
+    dims: ConformerDims,
+    weighting: Weighting,
+    parts: tuple[ObjectivePart, ...] = (),
+    freeze_frontend: bool = False,
+) -> Algorithm:
+    exit_weights = config.client.exit_weights
+    client = FedAvgClient(weighting, parts, tuple(exit_weights) if exit_weights else None)
+    server = FedAvgServer(server_optimizer(config), dims, freeze_frontend)
+    return Algorithm(name, client, server, {MAIN: dims})
 
 
-def _fedavg(config: Any, options: FedAvgOptions) -> Algorithm:
-    return FedAvg(server_optimizer(config), weighting_by(options.weighting))
+def _fedavg(config: ExperimentConfig, options: BaseModel, dims: ConformerDims) -> Algorithm:
+    assert isinstance(options, FedAvgOptions)
+    return fedavg_family("fedavg", config, dims, CountWeighting(options.weighting))
 
 
-def _fedprox(config: Any, options: FedProxOptions) -> Algorithm:
-    return FedAvg(
-        server_optimizer(config),
-        weighting_by(options.weighting),
-        prox_mu=options.mu,
-        name="fedprox",
+def _fedprox(config: ExperimentConfig, options: BaseModel, dims: ConformerDims) -> Algorithm:
+    assert isinstance(options, FedProxOptions)
+    parts = (Proximal(options.mu),) if options.mu > 0 else ()
+    return fedavg_family("fedprox", config, dims, CountWeighting(options.weighting), parts)
+
+
+def _dga(config: ExperimentConfig, options: BaseModel, dims: ConformerDims) -> Algorithm:
+    assert isinstance(options, DGAOptions)
+    return fedavg_family("dga", config, dims, DGAWeighting(options))
+
+
+def _early_exit(config: ExperimentConfig, options: BaseModel, dims: ConformerDims) -> Algorithm:
+    assert isinstance(options, EarlyExitOptions)
+    weighting = CountWeighting(options.weighting)
+    return fedavg_family(
+        "early_exit", config, dims, weighting, freeze_frontend=options.freeze_frontend
     )
 
 
@@ -57,15 +83,16 @@ REGISTRY: dict[str, Entry] = {
     ),
     "dga": Entry(
         DGAOptions,
-        build_dga,
+        _dga,
         "FedAvg weighted by exp(-beta * client statistic) (Dynamic Gradient Aggregation)",
     ),
     "fedprox": Entry(
         FedProxOptions, _fedprox, "FedAvg plus a proximal term mu/2 ||theta - theta_global||^2"
     ),
+    "fednova": Entry(FedAvgOptions, build_fednova, "FedAvg of step-normalized updates (FedNova)"),
     "early_exit": Entry(
         EarlyExitOptions,
-        build_early_exit,
+        _early_exit,
         "FedAvg over per-client depths (devices:) with an optional frozen front-end",
     ),
 }
@@ -77,12 +104,12 @@ def _entry(name: str) -> Entry:
     return REGISTRY[name]
 
 
-def parse_options(config: Any) -> BaseModel:
+def parse_options(config: ExperimentConfig) -> BaseModel:
     entry = _entry(config.algorithm.name)
     return entry.options.model_validate(config.algorithm.options())
 
 
-def validate_algorithm_options(config: Any, source: str) -> None:
+def validate_algorithm_options(config: ExperimentConfig, source: str) -> None:
     try:
         parse_options(config)
     except ValidationError as err:
@@ -99,6 +126,6 @@ def validate_algorithm_options(config: Any, source: str) -> None:
         raise ConfigError("\n".join(lines)) from None
 
 
-def build_algorithm(config: Any) -> Algorithm:
+def build_algorithm(config: ExperimentConfig, dims: ConformerDims) -> Algorithm:
     entry = _entry(config.algorithm.name)
-    return entry.build(config, parse_options(config))
+    return entry.build(config, parse_options(config), dims)

@@ -16,12 +16,15 @@ Coordinates that no client updated (mask False) keep their value and their optim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from fedasr.config import LRScheduleSection
 from fedasr.errors import ConfigError
 from fedasr.train.schedule import scheduled_lr
+
+if TYPE_CHECKING:
+    from fedasr.config import ExperimentConfig, LRScheduleSection
 
 KINDS = ("sgd", "momentum", "adam", "yogi", "adagrad")
 State = dict[str, torch.Tensor]
@@ -101,3 +104,12 @@ class ServerOptimizer:
         if self.kind == "yogi":
             return v - (1 - self.beta2) * g2 * torch.sign(v - g2)
         return v + g2  # adagrad
+
+
+def server_optimizer(config: ExperimentConfig) -> ServerOptimizer:
+    """The `server` section's optimizer, with its schedule over `rounds.total`."""
+    s = config.server
+    return ServerOptimizer(
+        s.optimizer, s.lr, s.momentum, s.beta1, s.beta2, s.tau, s.bias_correction,
+        schedule=s.lr_schedule, total_rounds=config.rounds.total,
+    )  # fmt: skip

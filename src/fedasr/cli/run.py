@@ -39,19 +39,40 @@ def run_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Run a federated experiment (or continue one with --resume RUN_DIR)."""
-    from fedasr.engine.loop import run_federated
+    from fedasr.experiment import run_federated
 
     setup_logging()
     if resume is not None:
         if config is not None and "=" in str(config):  # `--resume DIR k=v`: config is an override
-            overrides = [str(config), *(overrides or [])]
-        config = resume / "config.yaml"
-        if not config.is_file():
-            raise ConfigError(f"--resume {resume}: no config.yaml there; is it a run directory?")
+            overrides, config = [str(config), *(overrides or [])], None
+        config, overrides = resume_arguments(resume, config, overrides or [])
     experiment = load_config(config, overrides)
     summary = run_federated(experiment, resume=resume is not None, progress=not quiet)
     console.print(f"run finished after {summary.rounds} rounds -> {summary.run_dir}")
     _print_final(summary.final)
+
+
+def resume_arguments(
+    run_dir: Path, config: Path | None, overrides: list[str]
+) -> tuple[Path, list[str]]:
+    """`--resume DIR [k=v ...]`: DIR's config.yaml with the overrides, and the run stays in
+    DIR — wherever it was first started, or moved since (the run_dir it records is not used)."""
+    if config is not None:
+        raise ConfigError(
+            f"--resume {run_dir}: a resumed run uses {run_dir / 'config.yaml'}; drop {config} "
+            "(key=value overrides are accepted)"
+        )
+    stored = run_dir / "config.yaml"
+    if not stored.is_file():
+        raise ConfigError(f"--resume {run_dir}: no config.yaml there; is it a run directory?")
+    for text in overrides:
+        if text.split("=", 1)[0].strip() == "run_dir":
+            raise ConfigError(
+                f"--resume {run_dir}: override {text!r} would move the run; accepted: none "
+                f"(the run continues in {run_dir}; move the directory itself to move it)"
+            )
+    literal = str(run_dir).replace("{", "{{").replace("}", "}}")  # run_dir is a format string
+    return stored, [*overrides, f"run_dir={literal}"]
 
 
 @user_errors
@@ -59,7 +80,7 @@ def train_command(
     config: ConfigArg = None, overrides: OverridesArg = None, quiet: QuietOpt = False
 ) -> None:
     """Train the centralized baseline: one model on all training speakers."""
-    from fedasr.train.centralized import train_centralized
+    from fedasr.experiment.central import train_centralized
 
     setup_logging()
     result = train_centralized(load_config(config, overrides), progress=not quiet)

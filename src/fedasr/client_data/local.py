@@ -1,17 +1,16 @@
 """On the worker: the data one client trains on this round.
 
-`ClientDataView.prepare` runs at the start of every local update (WorkerContext.local_train),
-with the global model already loaded. It applies the client's corruptions (a feature transform
-used for every batch, corrupted transcripts), pseudo-labels its untranscribed utterances when
-`client.pseudo_labels` is set, and drops every utterance left without a label: an utterance
-without a transcript is never trained on against an empty target.
+`ClientDataView.prepare` runs at the start of every local update (the worker's `train`), with
+the client's starting model already loaded. The view is built once in the main process and
+travels to every worker inside its WorkerSpec. It applies the client's corruptions (a feature
+transform used for every batch, corrupted transcripts), pseudo-labels its untranscribed
+utterances when `client.pseudo_labels` is set, and drops every utterance left without a label:
+an utterance without a transcript is never trained on against an empty target.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,25 +22,17 @@ from fedasr.client_data.corrupt import (
     shuffled_texts,
     vocabulary_of,
 )
-from fedasr.client_data.plan import PAYLOAD_KEY, Quality
+from fedasr.client_data.plan import ClientDataPlan, Quality
 from fedasr.client_data.pseudo_labels import FeatureTransform, label_report, label_rows
+from fedasr.train.local import LocalData
 
 if TYPE_CHECKING:
     from fedasr.algorithms.base import ClientTask
     from fedasr.config import ExperimentConfig
     from fedasr.data.batching import SpeechData
-    from fedasr.engine.worker import WorkerContext
+    from fedasr.models.conformer import ConformerCTC
 
 Labels = dict[int, np.ndarray | None]
-
-
-@dataclass
-class LocalData:
-    rows: np.ndarray
-    targets: dict[int, np.ndarray] | None  # None: the split's own transcripts
-    transform: FeatureTransform | None = None
-    flops: float = 0.0  # pseudo-labelling forward passes
-    report: dict[str, float] = field(default_factory=dict)
 
 
 def feature_transform(quality: Quality, seed: int, client: int) -> FeatureTransform | None:
@@ -74,10 +65,11 @@ def corrupt_transcripts(
 
 
 class ClientDataView:
-    def __init__(self, extras: Mapping[str, Any], config: ExperimentConfig) -> None:
-        payload = extras.get(PAYLOAD_KEY, {})
-        self.quality: dict[str, Quality] = payload.get("quality", {})
-        self.truth: dict[int, str] = payload.get("truth", {})
+    """The workers' side of a ClientDataPlan (engine.worker.DataConditions)."""
+
+    def __init__(self, plan: ClientDataPlan, config: ExperimentConfig) -> None:
+        self.quality: dict[str, Quality] = dict(plan.quality)
+        self.truth: dict[int, str] = dict(plan.truth)  # only to score pseudo-labels
         self.pseudo = config.client.pseudo_labels
         self.seed = config.seed
         self._vocabulary: list[str] | None = None
@@ -89,30 +81,29 @@ class ClientDataView:
 
     def prepare(
         self,
-        worker: WorkerContext,
+        model: ConformerCTC,
+        data: SpeechData,
         task: ClientTask,
         rows: np.ndarray,
-        targets: Mapping[int, np.ndarray] | None,
+        max_frames: int,
     ) -> LocalData:
-        data = worker.data
         quality = self.quality.get(task.client_id)
         transform = feature_transform(quality, self.seed, task.index) if quality else None
         labels: Labels = {int(r): data.targets[int(r)] for r in rows}
-        changed = targets is not None
+        changed = False
         if quality is not None and quality.transcripts is not None:
             rng = np.random.default_rng([self.seed, task.index, 0x7E47])
             transcribed = [row for row, label in labels.items() if label is not None]
             vocabulary = self.vocabulary(data)
             labels.update(corrupt_transcripts(quality, data, transcribed, rng, vocabulary))
             changed = True
-        labels.update({int(r): t for r, t in (targets or {}).items() if int(r) in labels})
         local = LocalData(rows, None, transform)
         missing = [row for row, label in labels.items() if label is None]
         if missing and self.pseudo is not None:
+            depth = task.spec.depth if task.spec is not None else task.depth
             pseudo = label_rows(
-                worker.model, data, missing, dims=worker.dims, max_frames=worker.max_frames,
-                depth=task.depth, transform=transform, score=self.pseudo.score,
-                threshold=self.pseudo.threshold,
+                model, data, missing, dims=model.dims, max_frames=max_frames, depth=depth,
+                transform=transform, score=self.pseudo.score, threshold=self.pseudo.threshold,
             )  # fmt: skip
             labels.update(pseudo.labels)
             local.flops, local.report = pseudo.flops, label_report(pseudo, self.truth)

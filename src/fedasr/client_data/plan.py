@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from fedasr.engine.cohort import ClientRegistry
 
 log = logging.getLogger(__name__)
-PAYLOAD_KEY = "client_data"  # in WorkerSpec.extras
 CORRUPT_SALT, HIDE_SALT = 0xC0DE, 0x41DE  # independent seeded client orders
 
 
@@ -45,9 +44,6 @@ class ClientDataPlan:
     hidden: frozenset[str] = frozenset()  # clients whose transcripts are hidden
     truth: dict[int, str] = field(default_factory=dict)  # train row -> hidden transcript
     untranscribed: frozenset[int] = frozenset()  # client indices with no transcript at all
-
-    def worker_payload(self) -> dict[str, Any]:
-        return {"quality": dict(self.quality), "truth": dict(self.truth)}
 
 
 def client_order(ids: Sequence[str], seed: int, salt: int) -> list[str]:

@@ -24,8 +24,8 @@ import numpy as np
 from fedasr.algorithms.base import ClientTask
 from fedasr.data.batching import batch_rows
 from fedasr.devices.schema import DeviceTier
-from fedasr.engine.flat import ParamLayout
 from fedasr.models.dims import ConformerDims
+from fedasr.models.flat import ParamLayout
 from fedasr.models.flops import batch_flops
 
 FLOAT32_BYTES = 4

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from fedasr.devices.schema import DevicesSection, DeviceTier
-from fedasr.engine.flat import ParamLayout
 from fedasr.errors import ConfigError
 from fedasr.models.dims import ConformerDims
+from fedasr.models.flat import ParamLayout
 from fedasr.models.memory import training_memory_bytes
 
 ASSIGN_TAG = 0xDE71CE  # keeps the assignment stream apart from every other use of the seed

@@ -6,13 +6,13 @@ from typing import Any
 
 import torch
 
+from fedasr.algorithms.spec import MAIN
 from fedasr.asr.evaluate import EvalResult, evaluate
 from fedasr.config import EvalSection
 from fedasr.data.batching import seconds_to_frames
 from fedasr.data.bundle import DataBundle
-from fedasr.engine.flat import ParamLayout, bind_flat
-from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
+from fedasr.models.flat import FlatModel
 
 
 class ServerEvaluator:
@@ -23,9 +23,8 @@ class ServerEvaluator:
         section: EvalSection,
         device: torch.device | str = "cpu",
     ) -> None:
-        self.model = build_model(dims).to(device)
-        self.layout = ParamLayout.of(self.model, dims)
-        self.flat = bind_flat(self.model, self.layout)
+        self.flat_model = FlatModel(dims, device)
+        self.model = self.flat_model.module
         self.bundle = bundle
         self.section = section
         self.max_frames = seconds_to_frames(section.batch_seconds, bundle.train.store)
@@ -36,7 +35,7 @@ class ServerEvaluator:
         }
 
     def load(self, params: torch.Tensor) -> None:
-        self.flat.copy_(params)
+        self.flat_model.flat.copy_(params)
 
     def evaluate(
         self, params: torch.Tensor, splits: list[str] | None = None
@@ -64,3 +63,29 @@ class ServerEvaluator:
             if self.section.per_client:
                 record[f"{split}_wer_per_speaker"] = {g: s.wer for g, s in result.by_group.items()}
         return record, results
+
+
+class SetEvaluators:
+    """One evaluator per server parameter set (a tier's model, or the one global model). The
+    main set's metrics keep their plain names (`heldout_wer`); another set's are prefixed with
+    its name (`S_heldout_wer`), so `eval.metric` can name either."""
+
+    def __init__(
+        self,
+        param_dims: dict[str, ConformerDims],
+        bundle: DataBundle,
+        section: EvalSection,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.by_set = {
+            name: ServerEvaluator(dims, bundle, section, device)
+            for name, dims in param_dims.items()
+        }
+
+    def evaluate(self, params: dict[str, torch.Tensor]) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        for name, evaluator in self.by_set.items():
+            metrics, _ = evaluator.evaluate(params[name])
+            prefix = "" if name == MAIN else f"{name}_"
+            record.update({prefix + key: value for key, value in metrics.items()})
+        return record

@@ -9,50 +9,16 @@ the merged round — is bit-identical whichever executor, worker or worker count
 from __future__ import annotations
 
 import logging
-import os
-import traceback
 from collections.abc import Sequence
-from typing import Protocol
 
 import torch
 
-from fedasr.algorithms.base import Broadcast, ClientReport, ClientTask, RoundAccumulator
+from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
+from fedasr.engine.shards import Executor, run_shard
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 from fedasr.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-class Executor(Protocol):
-    def run(
-        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast
-    ) -> list[RoundAccumulator]: ...
-
-    def close(self) -> None: ...
-
-
-def run_shard(
-    worker: WorkerContext, shard: Sequence[ClientTask], broadcast: Broadcast
-) -> RoundAccumulator:
-    """Train a shard's clients one by one into one partial aggregate; a client that raises is
-    reported and left out, never allowed to end the round."""
-    acc = RoundAccumulator(worker.layout.numel)
-    for task in shard:
-        try:
-            result = worker.algorithm.client_update(worker, task, broadcast)
-        except Exception as err:  # any client failure is contained and reported
-            log.debug("client %s failed:\n%s", task.client_id, traceback.format_exc())
-            report = failed_report(task, f"{type(err).__name__}: {err}")
-            report.stats.update(worker.take_data_report())
-            acc.reports.append(report)
-            continue
-        result.stats.update(worker.take_data_report())  # e.g. pseudo-label counts
-        worker.algorithm.accumulate(acc, result)
-    return acc
-
-
-def failed_report(task: ClientTask, error: str) -> ClientReport:
-    return ClientReport(task.client_id, ok=False, error=error, depth=task.depth)
 
 
 class SerialExecutor:
@@ -69,21 +35,17 @@ class SerialExecutor:
         return self._worker
 
     def run(
-        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast
+        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast, client: ClientHalf
     ) -> list[RoundAccumulator]:
         threads = torch.get_num_threads()
         torch.set_num_threads(self.spec.threads)  # clients run with the pool's thread count
         try:
-            return [run_shard(self.worker, shard, broadcast) for shard in shards]
+            return [run_shard(self.worker, shard, broadcast, client) for shard in shards]
         finally:
             torch.set_num_threads(threads)
 
     def close(self) -> None:
         self._worker = None
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)))
 
 
 def make_executor(

@@ -1,68 +1,65 @@
-"""The round loop — the only one. Every algorithm and executor plugs into it.
+"""The round loop — the only one. Every algorithm, executor and plug-in plugs into it.
 
-    for each round:  sample a cohort -> executor runs its shards -> merge partial aggregates
-                     -> algorithm.server_update (server optimizer) -> [evaluate] -> log
-                     -> checkpoint
-A client that raises, times out or returns non-finite values is left out of the aggregate; a
-round with fewer than `rounds.min_clients` successes is retried with a fresh cohort, and after
-`rounds.max_retries` it is skipped — a failing client never ends a run. Every random choice is
-a function of (seed, round, attempt, client), so `--resume` continues bit-identically.
+`FederatedRun.run_round` reads as the numbered steps of one round. A client that raises, times
+out or returns non-finite values is left out of the aggregate; a round with fewer than
+`rounds.min_clients` successes is retried with a fresh cohort, and after `rounds.max_retries`
+it is skipped — a failing client never ends a run. Every random choice is a function of
+(seed, round, attempt, client), so `--resume` continues bit-identically.
+
+The run is assembled outside the engine (fedasr.experiment): the algorithm, the plug-ins and
+the worker recipe arrive ready-made in `RunParts`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
-import math
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from fedasr.algorithms.base import RoundAccumulator, ServerState
-from fedasr.algorithms.registry import build_algorithm
-from fedasr.config import ExperimentConfig
-from fedasr.data.bundle import feature_config
-from fedasr.engine.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from fedasr.engine.cohort import make_tasks, plan_shards, sample_cohort
-from fedasr.engine.cost import CostTotals, round_costs
-from fedasr.engine.evaluation import ServerEvaluator
+from fedasr.algorithms.base import Algorithm, RoundAccumulator
+from fedasr.algorithms.spec import MAIN
+from fedasr.config import ExperimentConfig, RoundsSection
+from fedasr.data.bundle import DataBundle
+from fedasr.engine.cohort import ClientRegistry, make_tasks, plan_shards, sample_cohort
+from fedasr.engine.cost import round_costs
+from fedasr.engine.evaluation import SetEvaluators
 from fedasr.engine.executors import Executor, make_executor
-from fedasr.engine.hooks import build_hooks
+from fedasr.engine.export import export_sets
+from fedasr.engine.outcomes import RunFailedError, no_progress_reason, stall_reason, stalled
+from fedasr.engine.plugins import Change, Plateau, Plugin, Progress
 from fedasr.engine.progress import RoundProgress
+from fedasr.engine.records import all_reports, round_record
+from fedasr.engine.run_state import LoopState, load_run_state, save_run_state
 from fedasr.engine.rundir import RunDir
-from fedasr.engine.setup import Setup, build_setup
-from fedasr.models.io import export_model
+from fedasr.engine.worker import WorkerSpec
+from fedasr.models.dims import ConformerDims
+from fedasr.models.flat import ParamLayout
 from fedasr.train.schedule import scheduled_lr
 
 log = logging.getLogger(__name__)
+RoundObserver = Callable[[dict[str, Any]], bool]  # sees each round's record; True stops the run
 
 
 @dataclass
-class LoopState:
-    """Everything besides tensors that a checkpoint must restore."""
+class RunParts:
+    """Everything a run is made of, built from its config by fedasr.experiment."""
 
-    round: int = 0  # rounds completed
-    best_metric: float = math.inf
-    best_round: int = 0
-    evals_without_improvement: int = 0
-    cumulative: CostTotals = field(default_factory=CostTotals)
-    wall_s: float = 0.0
-    stopped_early: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["cumulative"] = asdict(self.cumulative)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LoopState:
-        data = dict(data)
-        data["cumulative"] = CostTotals(**data["cumulative"])
-        return cls(**data)
+    config: ExperimentConfig
+    run: RunDir
+    bundle: DataBundle
+    registry: ClientRegistry
+    algorithm: Algorithm
+    init_params: dict[str, torch.Tensor]
+    worker: WorkerSpec
+    workers: int
+    plugins: list[Plugin]
 
 
 @dataclass
@@ -74,107 +71,133 @@ class RunSummary:
     final: dict[str, Any]
 
 
-RoundObserver = Callable[[dict[str, Any]], bool]  # sees each round's record; True stops the run
-
-
 class FederatedRun:
     def __init__(
         self,
-        config: ExperimentConfig,
+        parts: RunParts,
         *,
         resume: bool = False,
         progress: bool = True,
         on_round: RoundObserver | None = None,
     ) -> None:
-        self.config = config
+        self.parts, self.config, self.run = parts, parts.config, parts.run
+        self.algorithm, self.plugins = parts.algorithm, parts.plugins
+        self.progress = progress and self.config.logging.progress
         self.on_round = on_round
-        self.progress = progress and config.logging.progress
-        self.run = RunDir(config.resolved_run_dir(), config, resume=resume)
-        self.setup: Setup = build_setup(config, self.run.tokenizer_dir, self.progress)
-        self.algorithm = build_algorithm(config)
-        params = self.setup.init_params
-        self.server = ServerState(params, self.algorithm_optimizer_state(params))
+        self.server = self.algorithm.server.init(parts.init_params)
         self.state = LoopState()
-        self.evaluator = ServerEvaluator(
-            self.setup.dims, self.setup.bundle, config.eval, config.executor.device
+        self.best = Plateau(self.config.eval.early_stopping.min_delta)
+        self.evaluators = SetEvaluators(
+            self.algorithm.param_dims, parts.bundle, self.config.eval, self.config.executor.device
         )
         self.executor: Executor | None = None
-        self.hooks = build_hooks(config)
-        for hook in self.hooks:
-            hook.prepare(self)
         if resume:
             self._restore()
 
-    def algorithm_optimizer_state(self, params: torch.Tensor) -> dict[str, torch.Tensor]:
-        server_optimizer = getattr(self.algorithm, "server_optimizer", None)
-        return server_optimizer.init_state(params) if server_optimizer is not None else {}
+    @property
+    def dims(self) -> ConformerDims:
+        """The architecture of the main parameter set."""
+        return self.algorithm.param_dims[MAIN]
+
+    @property
+    def layout(self) -> ParamLayout:
+        """The flat layout of the main parameter set."""
+        return self.evaluators.by_set[MAIN].flat_model.layout
 
     # ----------------------------------------------------------------------------- driving
-    def execute(self) -> RunSummary:
-        config = self.config
+    @contextlib.contextmanager
+    def executing(self) -> Iterator[None]:
+        """Workers up for the rounds run inside; closed (and the run dir flushed) after."""
+        ex = self.config.executor
         self.executor = make_executor(
-            config.executor.kind, self.setup.spec, self.setup.workers, config.executor.ray_address
+            ex.kind, self.parts.worker, self.parts.workers, ex.ray_address
         )
-        record: dict[str, Any] = {}
         try:
-            with RoundProgress(config.rounds.total, self.state.round, enabled=self.progress) as bar:
-                while self.state.round < config.rounds.total and not self.state.stopped_early:
-                    record = self.run_round(self.state.round)
-                    bar.update(record)
-                    if self.on_round is not None and self.on_round(record):
-                        log.info("stopped by the caller after round %d", self.state.round)
-                        break
+            yield
         finally:
             self.executor.close()
+            self.executor = None
             self.run.close()
-        self._export("model.safetensors", self.server.params)
-        return RunSummary(
-            self.run.path, self.state.round, self.state.best_metric, self.state.best_round, record
-        )
+
+    def execute(self) -> RunSummary:
+        record: dict[str, Any] = {}
+        total = self.config.rounds.total
+        with self.executing(), RoundProgress(total, self.state.round, self.progress) as bar:
+            while self.state.round < total and self.state.stop is None:
+                record = self.run_round(self.state.round)
+                bar.update(record)
+                if self.on_round is not None and self.on_round(record):
+                    log.info("stopped by the caller after round %d", self.state.round)
+                    self.state.stop = "caller"
+            if self.state.rounds_aggregated == 0:  # a run that trained nothing fails
+                raise RunFailedError(no_progress_reason(self.state.round, record, self.rounds))
+            self._export("model")  # inside: the run directory stays locked until it is written
+        state = self.state
+        return RunSummary(self.run.path, state.round, state.best_metric, state.best_round, record)
 
     def run_round(self, r: int) -> dict[str, Any]:
         started = time.perf_counter()
+        # 1. the clients' learning rate: the schedule, times every plug-in's factor
         lr = self.client_lr(r)
+        # 2. sample a cohort, train it, fold its results (a fresh cohort below min_clients)
         acc, attempts = self._train_cohort(r, lr)
+        self._count_skips(acc is not None)
+        # 3. the server half turns the round's aggregate into the next server state
         server_metrics: dict[str, Any] = {}
         if acc is not None:
-            server_metrics = self.algorithm.server_update(self.server, acc)
-            for hook in self.hooks:
-                server_metrics.update(hook.after_aggregate(self, r))
-        self.server.round = r + 1
-        self.state.round = r + 1
-        record = self._round_record(r, lr, acc, attempts, server_metrics)
-        reports = [report for attempt in attempts for report in attempt.reports]
-        for hook in self.hooks:
-            record.update(hook.round_metrics(self, r, reports))
-        self._check_time_budget(time.perf_counter() - started)
+            self.server, server_metrics = self.algorithm.server.update(self.server, acc)
+            # 4. plug-ins after aggregation (e.g. server replay)
+            for plugin in self.plugins:
+                server_metrics.update(self._apply(plugin.after_aggregate(r, self.server)))
+        self.server.round = self.state.round = r + 1
+        # 5. the round's record: clients, costs, plug-in metrics
+        reports = all_reports(attempts)
+        costs = round_costs(reports)
+        self.state.cumulative = self.state.cumulative.merged(costs)
+        record = round_record(r, lr, acc, attempts, costs, self.state.cumulative, server_metrics)
+        for plugin in self.plugins:
+            record.update(plugin.round_metrics(r, reports))
+        # 6. plug-ins that end a run on the clock (a time budget)
+        progress = Progress(r + 1, self.state.wall_s, time.perf_counter() - started)
+        for plugin in self.plugins:
+            record.update(self._apply(plugin.after_round(progress), plugin))
+        # 7. evaluate (every eval.every rounds, and at the end), then plug-ins that react
         if self._should_evaluate(r):
             record.update(self._evaluate_and_track())
-            for hook in self.hooks:
-                record.update(hook.after_evaluation(self, record))
+            for plugin in self.plugins:
+                change = plugin.after_evaluation(r, record, self.server)
+                record.update(self._apply(change, plugin))
+        # 8. log the record, checkpoint
         self.state.wall_s += time.perf_counter() - started
         record["wall_s"] = time.perf_counter() - started
         record["cumulative"]["wall_s"] = self.state.wall_s
         self.run.log(record, step=r + 1)
-        if (
-            (r + 1) % self.config.logging.checkpoint_every == 0
-            or self._is_last(r)
-            or self.state.stopped_early
-        ):
+        stall = stalled(self.state.skipped_in_a_row, self.rounds.stop_after_skipped)
+        if self._checkpoint_due(r) or stall:
             self._checkpoint()
+        if stall:  # the checkpoint is kept: fix the cause and --resume
+            raise RunFailedError(stall_reason(r + 1, record, self.rounds))
         return record
+
+    @property
+    def rounds(self) -> RoundsSection:
+        return self.config.rounds
+
+    def _count_skips(self, aggregated: bool) -> None:
+        self.state.rounds_aggregated += aggregated
+        self.state.skipped_in_a_row = 0 if aggregated else self.state.skipped_in_a_row + 1
 
     def client_lr(self, r: int) -> float:
         client = self.config.client
         lr = scheduled_lr(client.lr, client.lr_schedule, r, self.config.rounds.total)
-        for hook in self.hooks:
-            lr *= hook.lr_factor()
+        for plugin in self.plugins:
+            lr *= plugin.lr_factor()
         return lr
 
     def eligible(self, r: int) -> list[int]:
-        clients = list(range(len(self.setup.registry)))
-        for hook in self.hooks:
-            clients = hook.eligible(r, clients)
+        clients = list(range(len(self.parts.registry)))
+        for plugin in self.plugins:
+            clients = plugin.eligible(r, clients)
         return clients
 
     # ----------------------------------------------------------------------------- one round
@@ -195,164 +218,94 @@ class FederatedRun:
         return None, attempts
 
     def _attempt(self, r: int, attempt: int, lr: float) -> RoundAccumulator:
-        config, registry = self.config, self.setup.registry
+        config, server_half = self.config, self.algorithm.server
         cohort = sample_cohort(
             config.seed, r, attempt, self.eligible(r), config.rounds.clients_per_round
         )
-        tasks = make_tasks(registry, cohort, config.seed, r)
-        for hook in self.hooks:
-            tasks = hook.select(r, tasks)
-        shards = plan_shards(tasks, config.executor.shards)
-        broadcast = self.algorithm.broadcast(self.server, r, lr)
-        assert self.executor is not None
-        partials = self.executor.run(shards, broadcast)
-        total = RoundAccumulator(self.setup.layout.numel)
+        tasks = make_tasks(self.parts.registry, cohort, config.seed, r)
+        for plugin in self.plugins:
+            tasks = plugin.assign(r, tasks)
+        tasks = [dataclasses.replace(task, spec=server_half.spec_for(task)) for task in tasks]
+        for plugin in self.plugins:
+            tasks = plugin.select(r, tasks)
+        broadcast = server_half.broadcast(self.server, r, lr)
+        assert self.executor is not None, "run rounds inside `with run.executing():`"
+        partials = self.executor.run(
+            plan_shards(tasks, config.executor.shards), broadcast, self.algorithm.client
+        )
+        total = RoundAccumulator.for_broadcast(broadcast)
         for partial in partials:  # shard order: the reduction order is fixed by the plan
             total.merge(partial)
         return total
 
-    def _round_record(
-        self,
-        r: int,
-        lr: float,
-        acc: RoundAccumulator | None,
-        attempts: list[RoundAccumulator],
-        server: dict[str, Any],
-    ) -> dict[str, Any]:
-        reports = [report for attempt in attempts for report in attempt.reports]
-        costs = round_costs(reports)
-        self.state.cumulative = self.state.cumulative.merged(costs)
-        ok = [report for report in (acc.reports if acc else []) if report.ok]
-        failed = [report for report in reports if not report.ok]
-        weights = np.array([report.log_weight for report in ok])
-        seconds = [report.cost.audio_seconds for report in ok]
-        losses = [report.loss_per_frame * sec for report, sec in zip(ok, seconds, strict=True)]
-        loss = sum(losses) / max(sum(seconds), 1e-9)
-        return {
-            "round": r + 1,
-            "lr": lr,
-            "aggregated": acc is not None,
-            "clients": {
-                "sampled": len(reports),
-                "succeeded": len(ok),
-                "failed": len(failed),
-                "attempts": len(attempts),
-            },
-            "failures": [{"client": f.client_id, "error": f.error} for f in failed[:10]],
-            "train_loss_per_frame": loss if ok else None,
-            "weight_share_max": float(np.exp(weights - np.logaddexp.reduce(weights)).max())
-            if len(weights)
-            else None,
-            "cost": costs.as_dict(),
-            "cumulative": self.state.cumulative.as_dict(),
-            **{f"server_{k}": v for k, v in server.items()},
-        }
+    def _apply(self, change: Change, plugin: Plugin | None = None) -> dict[str, Any]:
+        """Apply a plug-in's change to the run; its metrics go into the record."""
+        if change.server is not None:
+            self.server = change.server
+        if change.stop and plugin is not None and self.state.stop is None:
+            self.state.stop = plugin.name
+        return change.metrics
 
     # ----------------------------------------------------------------------------- evaluation
     def _is_last(self, r: int) -> bool:
         return r + 1 == self.config.rounds.total
 
     def _should_evaluate(self, r: int) -> bool:
-        last = self._is_last(r) or self.state.stopped_early
+        last = self._is_last(r) or self.state.stop is not None
         return (r + 1) % self.config.eval.every == 0 or last
 
-    def _check_time_budget(self, round_seconds: float) -> None:
-        budget = self.config.rounds.time_budget_min
-        if budget is not None and self.state.wall_s + round_seconds > 60 * budget:
-            log.info("rounds.time_budget_min=%s reached after round %d", budget, self.state.round)
-            self.state.stopped_early = True
-
     def _evaluate_and_track(self) -> dict[str, Any]:
-        record, _ = self.evaluator.evaluate(self.server.params)
-        metric = record.get(self.config.eval.metric)
-        if metric is None:
+        record = self.evaluators.evaluate(self.server.params)
+        metric = self.config.eval.metric
+        value = record.get(metric)
+        if value is None:
             return record
-        early = self.config.eval.early_stopping
-        if metric < self.state.best_metric - early.min_delta:
-            self.state.best_metric, self.state.best_round = metric, self.state.round
-            self.state.evals_without_improvement = 0
-            self._export("best.safetensors", self.server.params)
-        else:
-            self.state.evals_without_improvement += 1
-            if (
-                early.patience is not None
-                and self.state.evals_without_improvement >= early.patience
-            ):
-                log.info(
-                    "early stopping: %s did not improve for %d evaluations",
-                    self.config.eval.metric,
-                    early.patience,
-                )
-                self.state.stopped_early = True
-        record["best_" + self.config.eval.metric] = self.state.best_metric
+        if self.best.observe(value):
+            self.state.best_metric, self.state.best_round = value, self.state.round
+            self._export("best")
+        record["best_" + metric] = self.state.best_metric
         return record
 
     # ----------------------------------------------------------------------------- persistence
+    def _checkpoint_due(self, r: int) -> bool:
+        every = self.config.logging.checkpoint_every
+        return (r + 1) % every == 0 or self._is_last(r) or self.state.stop is not None
+
     def _checkpoint(self) -> None:
-        tensors = {"params": self.server.params}
-        tensors.update({f"optimizer.{k}": v for k, v in self.server.optimizer.items()})
-        tensors.update({f"extras.{k}": v for k, v in self.server.extras.items()})
-        state = {
-            "loop": self.state.to_json(),
-            "hooks": {h.name: h.state_dict() for h in self.hooks},
-        }
         keep = self.config.logging.keep_checkpoints
-        save_checkpoint(self.run.checkpoints, self.state.round, tensors, state, keep)
+        save_run_state(self.run.checkpoints, self.state, self.server, self.plugins, keep)
 
     def _restore(self) -> None:
-        latest = latest_checkpoint(self.run.checkpoints)
-        if latest is None:
+        restored = load_run_state(self.run.checkpoints, self.plugins)
+        if restored is None:
             log.info("no checkpoint in %s: starting from round 1", self.run.path)
             self.run.truncate_metrics(lambda record: False)
             return
-        tensors, state = load_checkpoint(latest)
-        self.server.params = tensors["params"]
-        self.server.optimizer = {
-            k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("optimizer.")
-        }
-        self.server.extras = {
-            k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("extras.")
-        }
-        self.state = LoopState.from_json(state["loop"])
-        for hook in self.hooks:
-            hook.load_state_dict(state.get("hooks", {}).get(hook.name, {}))
-        self.server.round = self.state.round
+        self.state, self.server = restored
+        self.best.best = self.state.best_metric
         self.run.truncate_metrics(lambda record: record.get("round", 0) <= self.state.round)
         log.info("resuming %s after round %d", self.run.path, self.state.round)
-        self._lift_time_budget_stop()
+        self._lift_stop()
 
-    def _lift_time_budget_stop(self) -> None:
-        """A run its time budget stopped goes on when resumed with a larger budget or none
-        (`--resume DIR rounds.time_budget_min=null`); a run early stopping ended stays ended."""
-        patience = self.config.eval.early_stopping.patience
-        # the only other stop is early stopping, and it stops only once its patience is spent
-        patience_spent = patience is not None and self.state.evals_without_improvement >= patience
-        budget = self.config.rounds.time_budget_min
-        budget_spent = budget is not None and self.state.wall_s >= 60 * budget
-        if self.state.stopped_early and not patience_spent and not budget_spent:
-            log.info("rounds.time_budget_min is now %s: continuing after round %d",
-                     budget, self.state.round)  # fmt: skip
-            self.state.stopped_early = False
+    def _lift_stop(self) -> None:
+        """A stop whose plug-in no longer holds it (a larger time budget) is lifted on resume;
+        a stop by the caller (a tuner's pruner) too. Early stopping stays final."""
+        reason = self.state.stop
+        if reason is None:
+            return
+        if reason.startswith("legacy:"):  # fedasr < 0.2 recorded only that the run stopped
+            patience = self.config.eval.early_stopping.patience
+            spent = patience is not None and int(reason.split(":")[1]) >= patience
+            reason = self.state.stop = "early_stopping" if spent else "time_budget"
+        owner = next((p for p in self.plugins if p.name == reason), None)
+        progress = Progress(self.state.round, self.state.wall_s, 0.0)
+        if reason == "caller" or (owner is not None and not owner.stays_stopped(progress)):
+            log.info("continuing after round %d (stopped by %s before)", self.state.round, reason)
+            self.state.stop = None
 
-    def _export(self, name: str, params: torch.Tensor) -> None:
-        self.evaluator.load(params)
-        bundle = self.setup.bundle
-        train = bundle.train
+    def _export(self, stem: str) -> None:
         meta = {"run": str(self.run.path), "round": self.state.round}
-        export_model(
-            self.run.path / name, self.evaluator.model, bundle.tokenizer, train.mean,
-            1 / train.inv_std, feature_config(self.config.data), meta,
+        export_sets(
+            self.run.path, stem, self.evaluators, self.parts.bundle, self.config.data,
+            self.server.params, meta,
         )  # fmt: skip
-
-
-def run_federated(
-    config: ExperimentConfig,
-    *,
-    resume: bool = False,
-    progress: bool = True,
-    on_round: RoundObserver | None = None,
-) -> RunSummary:
-    """Run (or resume) a federated experiment. `on_round` sees every round's metrics record
-    after it is logged and checkpointed; returning True stops the run there (e.g. a tuner's
-    pruner): the run directory is complete and `--resume` would continue it."""
-    return FederatedRun(config, resume=resume, progress=progress, on_round=on_round).execute()

@@ -16,36 +16,46 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fedasr.algorithms.base import Broadcast, ClientTask, RoundAccumulator
-from fedasr.engine.executors import run_shard
+from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
+from fedasr.engine.faults import mark_disposable_process
+from fedasr.engine.shards import run_shard
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 
 
 @dataclass(frozen=True)
 class WireBroadcast:
-    """A round's broadcast as it sits in the object store, put there once per round.
+    """A round's broadcast (and the client half to run) as it sits in the object store, put
+    there once per round.
 
-    The parameters travel as a numpy array because Ray hands numpy arrays to every actor on a
+    The parameters travel as numpy arrays because Ray hands numpy arrays to every actor on a
     node zero-copy from shared memory; a torch tensor would be unpickled into a fresh copy by
     each actor. The bits are the same either way.
     """
 
     round: int
-    params: np.ndarray
+    params: dict[str, np.ndarray]
     lr: float
+    coords: dict[str, np.ndarray]
+    client: ClientHalf
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, broadcast: Broadcast) -> WireBroadcast:
-        params = broadcast.params.detach().cpu().contiguous().numpy()
-        return cls(broadcast.round, params, broadcast.lr, dict(broadcast.extras))
+    def of(cls, broadcast: Broadcast, client: ClientHalf) -> WireBroadcast:
+        def host(tensors: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+            return {k: v.detach().cpu().contiguous().numpy() for k, v in tensors.items()}
+
+        return cls(
+            broadcast.round, host(broadcast.params), broadcast.lr, host(broadcast.coords),
+            client, dict(broadcast.extras),
+        )  # fmt: skip
 
     def unwrap(self) -> Broadcast:
         with warnings.catch_warnings():
             # The object store's buffer is read-only; workers only ever read the broadcast.
             warnings.simplefilter("ignore", UserWarning)
-            params = torch.from_numpy(self.params)
-        return Broadcast(round=self.round, params=params, lr=self.lr, extras=dict(self.extras))
+            params = {k: torch.from_numpy(v) for k, v in self.params.items()}
+            coords = {k: torch.from_numpy(v) for k, v in self.coords.items()}
+        return Broadcast(self.round, params, self.lr, coords, dict(self.extras))
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ def shared_path_problem(spec: WorkerSpec) -> str | None:
 
 class ShardActor:
     def __init__(self, spec: WorkerSpec) -> None:
+        mark_disposable_process()  # a `kill` fault kills this actor's process
         self.spec = spec
         self.worker: WorkerContext | None = None
         self.error = shared_path_problem(spec)
@@ -96,4 +107,4 @@ class ShardActor:
         assert self.worker is not None, "the executor never sends work to a failed actor"
         # Ray may run calls on another thread than __init__; OpenMP's thread count is per thread.
         torch.set_num_threads(self.spec.threads)
-        return index, run_shard(self.worker, shard, wire.unwrap())
+        return index, run_shard(self.worker, shard, wire.unwrap(), wire.client)

@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fedasr.algorithms.base import Broadcast, ClientTask, RoundAccumulator
-from fedasr.engine.executors import failed_report
+from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
 from fedasr.engine.ray_actor import ActorInfo, ShardActor, WireBroadcast
 from fedasr.engine.ray_session import cluster_cpus, connect, import_ray
+from fedasr.engine.shards import failed_shard
 from fedasr.engine.worker import WorkerSpec
 from fedasr.errors import ConfigError, FedasrError
 
@@ -144,9 +144,10 @@ class RayExecutor:
 
     # ----------------------------------------------------------------------------- a round
     def run(
-        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast
+        self, shards: Sequence[Sequence[ClientTask]], broadcast: Broadcast, client: ClientHalf
     ) -> list[RoundAccumulator]:
-        wire = self._ray.put(WireBroadcast.of(broadcast))  # one copy, whatever the cohort size
+        # one copy in the object store, whatever the cohort size
+        wire = self._ray.put(WireBroadcast.of(broadcast, client))
         pending = deque(enumerate(shards))
         idle = deque(sorted(self._slots))
         running: dict[Any, _Job] = {}
@@ -244,12 +245,6 @@ class RayExecutor:
         if self._owns_session and self._ray.is_initialized():
             self._ray.shutdown()
         self._owns_session = False
-
-
-def failed_shard(shard: Sequence[ClientTask], reason: str) -> RoundAccumulator:
-    acc = RoundAccumulator(0)
-    acc.reports = [failed_report(task, reason) for task in shard]
-    return acc
 
 
 def with_absolute_paths(spec: WorkerSpec) -> WorkerSpec:

@@ -13,7 +13,7 @@ import os
 from types import ModuleType
 from typing import Any
 
-from fedasr.engine.executors import default_workers
+from fedasr.engine.worker import default_workers
 from fedasr.errors import ConfigError, MissingExtraError
 
 # Set before `import ray`: Ray reads them once, at import or when it starts its processes.

@@ -1,4 +1,5 @@
-"""Pure helpers to cut a ConformerCTC state down to a depth or a width and merge it back.
+"""Pure helpers to cut a ConformerCTC state down to a depth or a width and merge it back, and
+the coordinate index that lets the engine do the same on flat vectors.
 
 A *depth* slice keeps the front-end, the layers up to exit d and exits 1..d (early-exit
 clients). A *width* slice keeps chosen feed-forward units, attention heads and convolution
@@ -6,6 +7,9 @@ channels of every layer (federated pruning, narrow tiers); the residual width d_
 cut, so every slice still plugs into the same front-end and exits. Slices are plain state dicts
 plus the ConformerDims that build a model of exactly that shape; merging writes a trained
 slice back into the kept coordinates of a full state and leaves the rest untouched.
+`width_index` is the same cut as positions in the full model's flat vector: a model spec that
+names it (algorithms/spec.py) gives a client the physically smaller model, and aggregation
+scatters its update back into exactly those coordinates.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from fedasr.models.dims import ConformerDims
+from fedasr.models.flat import ParamLayout
 
 State = dict[str, torch.Tensor]
 
@@ -137,3 +142,15 @@ def merge_width(
         if name in sliced:
             merged[name] = full[name].index_copy(axis, index, sliced[name])
     return merged
+
+
+def width_index(
+    dims: ConformerDims, selection: list[LayerSelection]
+) -> tuple[ConformerDims, torch.Tensor]:
+    """(dims of the width-sliced model, where each of its flat coordinates sits in the full
+    model's flat vector), listed in the sliced model's own flat order."""
+    full = ParamLayout.for_dims(dims)
+    positions = full.views(torch.arange(full.numel, dtype=torch.int64))
+    sliced, sliced_dims = width_slice(positions, dims, selection)
+    order = ParamLayout.for_dims(sliced_dims).names
+    return sliced_dims, torch.cat([sliced[name].reshape(-1) for name in order])

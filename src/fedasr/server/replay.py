@@ -2,12 +2,12 @@
 applied to the new global parameters (Dimitriadis et al.: it anchors the model on trusted
 data; with `model.init_from` it is the transfer-learning / adaptation step).
 
-The server trains its own model (bound to a flat buffer, like a worker's) with the same
-training step as every client, a fresh optimizer at each replay (nothing to checkpoint), and a
-data order seeded by (seed, round). Only the `trainable` parameters get gradients and an
-optimizer slot, so the others come out bit-identical. The compute is server compute: logged
-as replay_flops, not in the clients' costs (counted as full training steps, an upper bound
-when parameters are frozen).
+The server trains its own model (bound to a flat buffer, like a worker's) with the same local
+training loop as every client (fedasr.train.local), a fresh optimizer at each replay (nothing to
+checkpoint), and a data order seeded by (seed, round). Only the `trainable` parameters get
+gradients and an optimizer slot, so the others come out bit-identical. The compute is server
+compute: logged as replay_flops, not in the clients' costs (counted as full training steps, an
+upper bound when parameters are frozen).
 """
 
 from __future__ import annotations
@@ -20,23 +20,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from fedasr.algorithms.base import ServerState
+from fedasr.algorithms.spec import MAIN
 from fedasr.data.batching import SpeechData, batch_rows, seconds_to_frames
 from fedasr.data.bundle import DataBundle, feature_config
 from fedasr.data.feature_cache import load_or_build
 from fedasr.data.manifest import Utterance
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.data.validate import load_validated
-from fedasr.engine.flat import bind_flat
-from fedasr.engine.hooks import RoundHook
+from fedasr.engine.plugins import Change, Plugin
 from fedasr.errors import ConfigError
-from fedasr.models.conformer import ConformerCTC, build_model
-from fedasr.models.flops import batch_flops
+from fedasr.models.conformer import ConformerCTC
+from fedasr.models.dims import ConformerDims
+from fedasr.models.flat import FlatModel
 from fedasr.server.schema import ReplaySection
-from fedasr.train.step import ctc_losses, make_optimizer, reset_optimizer, train_step
+from fedasr.train.local import LocalPlan, local_train
+from fedasr.train.objective import Objective
+from fedasr.train.step import ctc_losses, make_optimizer, reset_optimizer
 
 if TYPE_CHECKING:
     from fedasr.config import ExperimentConfig
-    from fedasr.engine.loop import FederatedRun
 
 PREFIXES = {"all": [""], "exits": ["exits."], "frontend": ["frontend."]}
 
@@ -118,65 +121,56 @@ def replay_set_loss(model: ConformerCTC, replay: ReplaySet, max_frames: int) -> 
     return loss / max(frames, 1)
 
 
-class ServerReplayHook(RoundHook):
+class ServerReplay(Plugin):
     name = "replay"
 
-    def __init__(self, section: ReplaySection) -> None:
-        self.section = section
-
-    def prepare(self, run: FederatedRun) -> None:
-        setup, config, section = run.setup, run.config, self.section
-        self.replay = load_replay_set(config, setup.bundle, section)
-        self.dims, self.seed = setup.dims, config.seed
-        self.model = build_model(setup.dims)
-        self.flat = bind_flat(self.model, setup.layout)
-        named = dict(self.model.named_parameters())
-        chosen = set(trainable_names(setup.layout.names, section.trainable))
-        for name, param in named.items():
+    def __init__(self, config: ExperimentConfig, bundle: DataBundle, dims: ConformerDims) -> None:
+        section = config.server.replay
+        assert section is not None
+        self.section, self.seed = section, config.seed
+        self.replay = load_replay_set(config, bundle, section)
+        self.model = FlatModel(dims)
+        chosen = set(trainable_names(self.model.layout.names, section.trainable))
+        params = []
+        for name, param in zip(self.model.layout.names, self.model.parameters_in_order(),
+                               strict=True):  # fmt: skip
             param.requires_grad_(name in chosen)
-        params = [named[name] for name in setup.layout.names if name in chosen]
+            if name in chosen:
+                params.append(param)
         self.optimizer = make_optimizer(params, section.optimizer, section.lr, 0.0, 0.0)
-        self.max_frames = seconds_to_frames(section.batch_seconds, self.replay.data.store)
         client = config.client
-        self.specaug = (
-            SpecAugmentConfig(**client.specaugment.model_dump()) if section.specaugment else None
-        )
-        self.grad_clip, self.exit_weights = client.grad_clip, client.exit_weights
+        specaug = SpecAugmentConfig(**client.specaugment.model_dump())
+        self.plan = LocalPlan(
+            max_frames=seconds_to_frames(section.batch_seconds, self.replay.data.store),
+            epochs=None, max_steps=section.steps, grad_clip=client.grad_clip,
+            specaugment=specaug if section.specaugment else None, skip_nonfinite=True,
+            frozen_frontend_saves=False,  # counted as full steps: an upper bound
+        )  # fmt: skip
+        exit_weights = client.exit_weights
+        self.objective = Objective(tuple(exit_weights) if exit_weights else None)
 
-    def after_aggregate(self, run: FederatedRun, round_index: int) -> dict[str, Any]:
+    def after_aggregate(self, round_index: int, server: ServerState) -> Change:
         if (round_index + 1) % self.section.every:
-            return {}
+            return Change()
         started = time.perf_counter()
-        self.flat.copy_(run.server.params)
+        self.model.load(server.main)
         seed = int(np.random.SeedSequence([self.seed, round_index, 0x5E7]).generate_state(1)[0])
         with torch.random.fork_rng():  # dropout draws must not disturb the main process
             metrics = self.train(seed)
-        run.server.params = self.flat.detach().clone()
         metrics["replay_wall_s"] = time.perf_counter() - started
-        return metrics
+        return Change(metrics, server=server.replace_params(MAIN, self.model.flat.detach().clone()))
 
     def train(self, seed: int) -> dict[str, Any]:
-        section, data = self.section, self.replay.data
-        reset_optimizer(self.optimizer, section.lr)
-        rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+        reset_optimizer(self.optimizer, self.section.lr)
         torch.manual_seed(seed)
-        steps, loss, frames, flops, skipped = 0, 0.0, 0, 0.0, 0
-        while steps < section.steps:  # as many passes over the set as the steps need
-            for rows in batch_rows(self.replay.rows, data.lengths, self.max_frames, rng):
-                batch = data.collate(rows)
-                result = train_step(
-                    self.model, self.optimizer, batch, exit_weights=self.exit_weights,
-                    grad_clip=self.grad_clip, specaugment=self.specaug, generator=generator,
-                )  # fmt: skip
-                steps, skipped = steps + 1, skipped + (not result.finite)
-                loss, frames = loss + result.loss_sum, frames + result.frames
-                padded = int(batch.feats.shape[1])
-                flops += batch_flops(self.dims, batch.size, padded, None, train=True)
-                if steps == section.steps:
-                    break
+        stats = local_train(
+            self.model.module, self.optimizer, self.replay.data, self.replay.rows, self.plan,
+            rng=np.random.default_rng(seed), generator=torch.Generator().manual_seed(seed),
+            objective=self.objective,
+        )  # fmt: skip
         return {
-            "replay_steps": steps,
-            "replay_loss_per_frame": loss / max(frames, 1),
-            "replay_skipped_steps": skipped,
-            "replay_flops": flops,
+            "replay_steps": stats.steps,
+            "replay_loss_per_frame": stats.loss_sum / max(stats.frames, 1),
+            "replay_skipped_steps": stats.skipped,
+            "replay_flops": stats.flops,
         }

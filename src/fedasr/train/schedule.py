@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from fedasr.config import LRScheduleSection
+if TYPE_CHECKING:
+    from fedasr.config import LRScheduleSection
 
 
 def scheduled_lr(base: float, schedule: LRScheduleSection, t: int, total: int) -> float:

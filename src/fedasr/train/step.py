@@ -6,7 +6,7 @@ replay), so a method that changes local training changes it for all of them cons
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -17,6 +17,9 @@ from fedasr.data.batching import Batch
 from fedasr.data.specaugment import SpecAugmentConfig, spec_augment
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import ConformerCTC, ModelOutput, model_device
+from fedasr.train.objective import Objective
+
+PLAIN = Objective()  # CTC over the exits, unweighted, nothing else
 
 
 @dataclass
@@ -86,37 +89,39 @@ def train_step(
     batch: Batch,
     *,
     depth: int | None = None,
-    exit_weights: Sequence[float] | None = None,
     grad_clip: float | None = None,
     specaugment: SpecAugmentConfig | None = None,
     generator: torch.Generator | None = None,
-    extra_loss: Callable[[ModelOutput, Batch], torch.Tensor] | None = None,
-    after_backward: Callable[[], None] | None = None,
+    objective: Objective = PLAIN,
 ) -> StepResult:
-    """Forward, loss (mean over utterances for the gradient), backward, hook, clip, step."""
+    """Forward, loss (mean over utterances for the gradient), backward, hooks, clip, step."""
     model.train()
     host = batch
     if specaugment is not None and generator is not None:  # masks drawn on the host: same
         augmented = spec_augment(batch.feats, batch.feat_lens, specaugment, generator)
         batch = replace(batch, feats=augmented)
     batch = batch.to(model_device(model))  # a no-op on the CPU
+    objective.run("before_forward")
     output = model(batch.feats, batch.feat_lens, depth=depth)
-    weights = exit_weights_for(len(output.log_probs), exit_weights)
+    weights = exit_weights_for(len(output.log_probs), objective.exit_weights)
     per_exit = ctc_losses(output, batch)
     start = torch.zeros((), device=batch.feats.device)
     ctc = sum((w * loss for w, loss in zip(weights, per_exit, strict=True)), start)
-    # extra_loss (distillation, proximal terms) is a per-utterance mean; scale it like the CTC sum
-    loss = ctc if extra_loss is None else ctc + extra_loss(output, batch) * batch.size
+    extra = objective.extra_loss(output, batch)
+    # loss terms are per-utterance means; scale them like the CTC sum
+    loss = ctc if extra is None else ctc + extra * batch.size
     finite = bool(torch.isfinite(loss))
     # set_to_none: parameters beyond `depth` get no gradient, so no optimizer touches them
     optimizer.zero_grad(set_to_none=True)
     if finite:
         (loss / batch.size).backward()
-        if after_backward is not None:  # e.g. FedProx adds its proximal gradient here
-            after_backward()
+    # also without a backward pass: a hook that perturbed the weights must put them back
+    objective.run("after_backward")
+    if finite:
         if grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
+        objective.run("after_step")
     return StepResult(
         loss_sum=float(ctc.detach()),
         utterances=host.size,

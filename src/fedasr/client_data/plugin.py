@@ -1,4 +1,4 @@
-"""The client-data round hook: who may be sampled, and what the round did with pseudo-labels
+"""The client-data plug-in: who may be sampled, and what the round did with pseudo-labels
 and corrupted clients.
 
 - Without `client.pseudo_labels`, clients with no transcribed utterance are never sampled
@@ -17,28 +17,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fedasr.algorithms.base import ClientReport
-from fedasr.engine.hooks import RoundHook
+from fedasr.engine.plugins import Plugin
 from fedasr.errors import ConfigError
 
 if TYPE_CHECKING:
-    from fedasr.config import ExperimentConfig
-    from fedasr.engine.loop import FederatedRun
+    from fedasr.client_data.plan import ClientDataPlan
 
 
-class ClientDataHook(RoundHook):
+class ClientDataPlugin(Plugin):
     name = "client_data"
 
-    def __init__(self, pseudo_labels: bool) -> None:
+    def __init__(self, plan: ClientDataPlan, clients: int, pseudo_labels: bool) -> None:
         self.pseudo_labels = pseudo_labels
-        self.untranscribed: frozenset[int] = frozenset()
-        self.corrupted: frozenset[str] = frozenset()
-        self.hidden: frozenset[str] = frozenset()
-
-    def prepare(self, run: FederatedRun) -> None:
-        plan = run.setup.client_data
         self.untranscribed, self.corrupted = plan.untranscribed, frozenset(plan.quality)
         self.hidden = plan.hidden
-        if not self.pseudo_labels and len(self.untranscribed) == len(run.setup.registry):
+        if not pseudo_labels and len(self.untranscribed) == clients:
             raise ConfigError(
                 "no client has a transcribed utterance: set client.pseudo_labels, or hide "
                 "fewer transcripts (partition.hide_transcripts)"
@@ -49,9 +42,7 @@ class ClientDataHook(RoundHook):
             return clients
         return [c for c in clients if c not in self.untranscribed]
 
-    def round_metrics(
-        self, run: FederatedRun, round_index: int, reports: list[ClientReport]
-    ) -> dict[str, Any]:
+    def round_metrics(self, round_index: int, reports: Sequence[ClientReport]) -> dict[str, Any]:
         metrics = pseudo_label_metrics(reports) if self.pseudo_labels else {}
         if self.corrupted:
             metrics.update(corrupted_metrics(reports, self.corrupted))
@@ -85,7 +76,3 @@ def corrupted_metrics(reports: Sequence[ClientReport], corrupted: frozenset[str]
         bad = np.array([r.client_id in corrupted for r in ok])
         metrics["corrupted_weight_share"] = float(shares[bad].sum())
     return metrics
-
-
-def client_data_hooks(config: ExperimentConfig) -> list[RoundHook]:
-    return [ClientDataHook(pseudo_labels=config.client.pseudo_labels is not None)]

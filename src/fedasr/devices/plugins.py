@@ -1,66 +1,37 @@
-"""Device heterogeneity as two round hooks (engine/hooks.py), built when `devices.tiers` is set.
+"""Device heterogeneity as two plug-ins (engine/plugins.py), built when `devices.tiers` is set.
 
-DeviceHook: assigns tiers, sets each client's exit budget in the client registry (which puts it
-in every ClientTask, so the worker trains at that depth), lets only online clients (and, for
-baselines, only the `participate` tiers) be sampled, and logs costs per tier.
-ClockHook: the simulated clock (devices/clock.py): drops stragglers before they train when a
+DevicePlugin: gives every sampled client its tier and exit budget (`ClientTask.tier`, `.depth`;
+the algorithm turns the budget into the client's model spec), lets only online clients (and,
+for baselines, only the `participate` tiers) be sampled, and logs costs per tier.
+ClockPlugin: the simulated clock (devices/clock.py): drops stragglers before they train when a
 deadline or over-selection asks for it, and logs `sim_round_s` and the cumulative `sim_time_s`.
 """
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fedasr.algorithms.base import ClientReport, ClientTask
-from fedasr.algorithms.registry import parse_options
-from fedasr.data.batching import seconds_to_frames
 from fedasr.devices.clock import Cut, WorkloadPlanner, attempt_seconds, client_seconds, cut_round
-from fedasr.devices.fleet import Fleet, build_fleet
+from fedasr.devices.fleet import Fleet
 from fedasr.devices.schema import ClockSection, DevicesSection
-from fedasr.engine.hooks import RoundHook
-from fedasr.errors import ConfigError
+from fedasr.engine.plugins import Plugin
 
-if TYPE_CHECKING:
-    from fedasr.config import ExperimentConfig
-    from fedasr.engine.loop import FederatedRun
-
-log = logging.getLogger(__name__)
 COST_KEYS = ("bytes_down", "bytes_up", "examples", "audio_seconds", "steps", "flops", "wall_s")
 
 
-class DeviceHook(RoundHook):
+class DevicePlugin(Plugin):
     name = "devices"
 
-    def __init__(self, section: DevicesSection) -> None:
+    def __init__(self, section: DevicesSection, fleet: Fleet, client_ids: Sequence[str]) -> None:
         self.section = section
-        self._fleet: Fleet | None = None
-        self.index_of: dict[str, int] = {}
+        self.fleet = fleet
+        self.index_of = {client_id: i for i, client_id in enumerate(client_ids)}
         self.available = 0  # clients that could be sampled in the current round
         self.totals: dict[str, dict[str, float]] = {}  # cumulative costs per tier
-
-    @property
-    def fleet(self) -> Fleet:
-        if self._fleet is None:
-            raise RuntimeError("DeviceHook.prepare has not run")
-        return self._fleet
-
-    def prepare(self, run: FederatedRun) -> None:
-        setup, client = run.setup, run.config.client
-        self._fleet = build_fleet(
-            self.section, setup.registry.ids, run.config.seed, setup.dims, setup.layout,
-            client.batch_seconds, client.optimizer,
-        )  # fmt: skip
-        setup.registry = setup.registry.with_depths(self.fleet.depths)
-        self.index_of = {client_id: i for i, client_id in enumerate(setup.registry.ids)}
-        exits = len(setup.dims.exits)
-        budgets = {
-            name: int(self.fleet.depths[self.fleet.tier_of == i].max(initial=0)) or exits
-            for i, name in enumerate(self.fleet.tier_names)
-        }
-        log.info("device tiers %s, exit budgets %s", self.fleet.counts(), budgets)
 
     def eligible(self, round_index: int, clients: list[int]) -> list[int]:
         online = self.fleet.available(round_index)
@@ -69,12 +40,21 @@ class DeviceHook(RoundHook):
         self.available = len(kept)
         return kept
 
+    def assign(self, round_index: int, tasks: list[ClientTask]) -> list[ClientTask]:
+        """Each client's tier and deepest exit (0 in the fleet: the full model)."""
+        return [
+            dataclasses.replace(
+                task,
+                tier=self.fleet.tier(task.index),
+                depth=int(self.fleet.depths[task.index]) or None,
+            )
+            for task in tasks
+        ]
+
     def tier_of(self, client_id: str) -> str:
         return self.fleet.tier(self.index_of[client_id])
 
-    def round_metrics(
-        self, run: FederatedRun, round_index: int, reports: list[ClientReport]
-    ) -> dict[str, Any]:
+    def round_metrics(self, round_index: int, reports: Sequence[ClientReport]) -> dict[str, Any]:
         tiers: dict[str, dict[str, float]] = {}
         for report in reports:
             row = tiers.setdefault(self.tier_of(report.client_id), _empty_row())
@@ -101,34 +81,17 @@ def _empty_row() -> dict[str, float]:
     return {"clients": 0, "succeeded": 0, **{key: 0 for key in COST_KEYS}}
 
 
-class ClockHook(RoundHook):
+class ClockPlugin(Plugin):
     name = "clock"
 
-    def __init__(self, section: ClockSection, devices: DeviceHook) -> None:
+    def __init__(
+        self, section: ClockSection, devices: DevicePlugin, planner: WorkloadPlanner | None
+    ) -> None:
         self.section = section
         self.devices = devices
-        self.planner: WorkloadPlanner | None = None
+        self.planner = planner  # None: no straggler is cut, the clock only measures
         self.cuts: list[Cut] = []  # one per attempt of the current round
         self.sim_time_s = 0.0
-
-    @property
-    def cuts_stragglers(self) -> bool:
-        return self.section.deadline_s is not None or self.section.keep_first is not None
-
-    def prepare(self, run: FederatedRun) -> None:
-        if not self.cuts_stragglers:
-            return
-        config, setup = run.config, run.setup
-        train = setup.bundle.train
-        self.planner = WorkloadPlanner(
-            dims=setup.dims,
-            layout=setup.layout,
-            lengths=train.lengths,
-            max_frames=seconds_to_frames(config.client.batch_seconds, train.store),
-            local_epochs=config.client.local_epochs,
-            max_steps=config.client.max_steps,
-            frozen_frontend=bool(getattr(parse_options(config), "freeze_frontend", False)),
-        )
 
     def select(self, round_index: int, tasks: list[ClientTask]) -> list[ClientTask]:
         if self.planner is None:
@@ -140,9 +103,7 @@ class ClockHook(RoundHook):
         self.cuts.append(cut)
         return [tasks[i] for i in cut.kept]
 
-    def round_metrics(
-        self, run: FederatedRun, round_index: int, reports: list[ClientReport]
-    ) -> dict[str, Any]:
+    def round_metrics(self, round_index: int, reports: Sequence[ClientReport]) -> dict[str, Any]:
         seconds = [self._report_seconds(report) for report in reports]
         round_s, start = 0.0, 0
         for cut in self.cuts:  # reports come attempt by attempt, one per client that ran
@@ -172,7 +133,7 @@ class ClockHook(RoundHook):
 
 
 def _by_tier(
-    reports: Sequence[ClientReport], seconds: Sequence[float], devices: DeviceHook
+    reports: Sequence[ClientReport], seconds: Sequence[float], devices: DevicePlugin
 ) -> dict[str, float]:
     """The slowest client of each tier this round (simulated seconds)."""
     slowest: dict[str, float] = {}
@@ -180,17 +141,3 @@ def _by_tier(
         tier = devices.tier_of(report.client_id)
         slowest[tier] = max(slowest.get(tier, 0.0), value)
     return slowest
-
-
-def device_hooks(config: ExperimentConfig) -> list[RoundHook]:
-    section = config.devices
-    if not section.enabled:
-        return []
-    keep_first = section.clock.keep_first
-    if keep_first is not None and keep_first > config.rounds.clients_per_round:
-        raise ConfigError(
-            f"devices.clock.keep_first: {keep_first} is more than the "
-            f"rounds.clients_per_round={config.rounds.clients_per_round} sampled"
-        )
-    devices = DeviceHook(section)
-    return [devices, ClockHook(section.clock, devices)]

@@ -9,11 +9,13 @@ deep-copied on the hot path.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from fedasr.models.conformer import ConformerCTC, build_model
 from fedasr.models.dims import ConformerDims
 
 
@@ -53,6 +55,12 @@ class ParamLayout:
             numel=total,
             depth_spans=tuple(spans[i] for i in range(len(dims.exits))),
         )
+
+    @classmethod
+    def for_dims(cls, dims: ConformerDims) -> ParamLayout:
+        """The layout of a model of `dims`, without allocating or initializing its weights."""
+        with torch.device("meta"):
+            return cls.of(ConformerCTC(dims), dims)
 
     def span(self, depth: int | None) -> int:
         """Number of leading coordinates a model cut at exit `depth` holds (None = all)."""
@@ -95,3 +103,29 @@ def bind_flat(model: nn.Module, layout: ParamLayout) -> torch.Tensor:
         view.copy_(named[name].detach())
         named[name].data = view
     return flat
+
+
+class FlatModel:
+    """A ConformerCTC whose parameters are views of one flat float32 buffer in depth order:
+    loading a starting point is one `copy_`, reading the trained values is a slice."""
+
+    def __init__(
+        self, dims: ConformerDims, device: torch.device | str = "cpu", seed: int | None = None
+    ) -> None:
+        self.dims = dims
+        self.module = build_model(dims, seed=seed).to(device)
+        self.layout = ParamLayout.of(self.module, dims)
+        self.flat = bind_flat(self.module, self.layout)  # on `device`
+
+    def load(self, params: torch.Tensor) -> None:
+        self.flat.copy_(params, non_blocking=True)  # host to device; ordered before any step
+
+    def parameters_in_order(self) -> list[nn.Parameter]:
+        """The parameters in the flat vector's order (what `layout.views` pairs with)."""
+        named = dict(self.module.named_parameters())
+        return [named[name] for name in self.layout.names]
+
+
+def dims_key(dims: ConformerDims) -> str:
+    """A stable string naming an architecture (ConformerDims holds a dict, so is unhashable)."""
+    return json.dumps(dims.to_dict(), sort_keys=True)

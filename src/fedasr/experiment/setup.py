@@ -1,4 +1,4 @@
-"""Build everything a federated run needs from its config, once."""
+"""Build the data, clients, model and worker recipe a federated run needs from its config."""
 
 from __future__ import annotations
 
@@ -8,18 +8,20 @@ from pathlib import Path
 
 import torch
 
-from fedasr.client_data.plan import PAYLOAD_KEY, ClientDataPlan, plan_client_data
+from fedasr.algorithms.base import Algorithm
+from fedasr.algorithms.spec import MAIN
+from fedasr.client_data.local import ClientDataView
+from fedasr.client_data.plan import ClientDataPlan, plan_client_data
 from fedasr.config import ExperimentConfig
 from fedasr.data.bundle import DataBundle, load_data
 from fedasr.data.partition import partition
 from fedasr.engine.cohort import ClientRegistry
-from fedasr.engine.executors import default_workers
-from fedasr.engine.flat import ParamLayout, bind_flat
-from fedasr.engine.worker import WorkerSpec, resolve_device
+from fedasr.engine.worker import WorkerSpec, default_workers, resolve_device
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
 from fedasr.models.factory import model_dims
+from fedasr.models.flat import FlatModel, ParamLayout, bind_flat
 from fedasr.models.io import load_model_file
 
 log = logging.getLogger(__name__)
@@ -74,9 +76,19 @@ def initial_params(
     return layout, bind_flat(model, layout).clone()
 
 
-def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -> Setup:
+def build_setup(
+    config: ExperimentConfig,
+    tokenizer_dir: Path,
+    progress: bool,
+    tokenizer_home: Path | None = None,
+) -> Setup:
+    """Load the data (its tokenizer read from, or built into, `tokenizer_dir`) and build
+    everything a run needs. Workers load the tokenizer from `tokenizer_home` when given: where
+    a fresh run installs it once its checks pass (experiment/opening.py)."""
     resolve_device(config.executor.device)  # fail before any data is loaded
     bundle = load_data(config.data, tokenizer_dir, progress=progress)
+    if tokenizer_home is not None:
+        bundle.tokenizer_dir = tokenizer_home
     registry = build_registry(config, bundle)
     # before the train handle is made: hidden transcripts never reach a worker
     client_data = plan_client_data(config, registry, bundle)
@@ -89,7 +101,18 @@ def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -
         train=bundle.handle("train"),
         threads=ex.threads_per_worker,
         device=ex.device,
-        extras={PAYLOAD_KEY: client_data.worker_payload()},
+        conditions=ClientDataView(client_data, config),
     )
     workers = ex.workers or default_workers()
     return Setup(bundle, registry, dims, layout, params, spec, workers, client_data)
+
+
+def initial_sets(
+    config: ExperimentConfig, setup: Setup, algorithm: Algorithm
+) -> dict[str, torch.Tensor]:
+    """The starting point of every server parameter set: the run's model (seeded, or
+    `model.init_from`) for the main set, a seeded initialization of each other architecture."""
+    return {
+        name: setup.init_params if name == MAIN else FlatModel(dims, seed=config.seed).flat
+        for name, dims in algorithm.param_dims.items()
+    }
