@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from fedasr.report.cost import UNITS, cost_to_target, eval_points
@@ -145,7 +146,7 @@ def arms_figure(arms: dict[str, list[Run]], target: float) -> Figure:
     return fig
 
 
-def _band(ax, curve, label: str, color: str) -> None:  # type: ignore[no-untyped-def]
+def _band(ax: Axes, curve: list[tuple[float, float, float, float]], label: str, color: str) -> None:
     if not curve:
         return
     xs = [c for c, *_ in curve]
@@ -154,7 +155,7 @@ def _band(ax, curve, label: str, color: str) -> None:  # type: ignore[no-untyped
                     color=color, alpha=0.15, linewidth=0)  # fmt: skip
 
 
-def _finish(ax, title: str, target: float) -> None:  # type: ignore[no-untyped-def]
+def _finish(ax: Axes, title: str, target: float) -> None:
     ax.axhline(100 * target, color="black", linestyle=":", linewidth=1, label="target")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("client example-passes (cost C)")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from fedasr.engine.loop import run_federated
 from fedasr.engine.rundir import read_metrics
+from fedasr.experiment import run_federated
 from fedasr.report.cost import UNITS, cost_value, total_costs
 
 RATES = "flops_per_s: 1.0e8, downlink_bytes_per_s: 1.0e6, uplink_bytes_per_s: 2.5e5"

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from fedasr.cli import app
 from fedasr.config import load_config
 from fedasr.engine.executors import make_executor
-from fedasr.engine.loop import FederatedRun, run_federated
 from fedasr.engine.rundir import read_metrics
 from fedasr.errors import ConfigError
+from fedasr.experiment import build_run, run_federated
 from fedasr.tune.grid import load_grid
 from fedasr.tune.runs import run_state
 
@@ -67,8 +67,8 @@ def test_a_sweep_skips_finished_runs_and_resumes_an_interrupted_one(tiny_config,
     out = tmp_path / "sweep"
     # seed 1 was interrupted after its first round (checkpointed, no final model)
     interrupted = load_config(base, [f"run_dir={out / 'seed=1'}", "seed=1", "name=seed=1"])
-    killed = FederatedRun(interrupted, progress=False)
-    killed.executor = make_executor("serial", killed.setup.spec, 1)
+    killed = build_run(interrupted, progress=False)
+    killed.executor = make_executor("serial", killed.parts.worker, 1)
     killed.run_round(0)
     del killed
     args = ["sweep", str(base), "--grid", str(spec), "--out", str(out), "-q"]

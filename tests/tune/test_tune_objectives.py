@@ -12,9 +12,9 @@ import pytest
 from tune_helpers import states, write_config, write_space
 
 from fedasr.config import load_config
-from fedasr.engine.loop import run_federated
 from fedasr.engine.rundir import read_metrics
-from fedasr.train.centralized import train_centralized
+from fedasr.experiment import run_federated
+from fedasr.experiment.central import train_centralized
 from fedasr.tune.objective import TuneSpec
 from fedasr.tune.session import open_session
 from fedasr.tune.study import StudyPlace

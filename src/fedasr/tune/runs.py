@@ -12,8 +12,9 @@ import yaml
 
 from fedasr.config import ExperimentConfig
 from fedasr.engine.checkpoint import latest_checkpoint
-from fedasr.engine.loop import RoundObserver, RunSummary, run_federated
+from fedasr.engine.loop import RoundObserver, RunSummary
 from fedasr.errors import ConfigError
+from fedasr.experiment import run_federated
 
 log = logging.getLogger(__name__)
 RunState = Literal["new", "partial", "finished"]
@@ -30,10 +31,11 @@ def run_state(run_dir: Path, config: ExperimentConfig) -> RunState:
         return "new"
     if not (run_dir / "model.safetensors").is_file():
         return "partial"  # the final model is exported last: the process died before
-    loop = _latest_loop_state(run_dir)
-    if loop is not None and (
-        loop.get("round", 0) >= config.rounds.total or loop.get("stopped_early")
-    ):
+    loop = _latest_loop_state(run_dir) or {}
+    # a stop the run made itself (early stopping, a time budget: any plug-in) ends it; a
+    # caller's stop (a tuner's budget or pruner) is not checkpointed, and a resume goes on
+    stopped = loop.get("stop") not in (None, "caller") or loop.get("stopped_early")
+    if loop.get("round", 0) >= config.rounds.total or stopped:
         return "finished"
     return "partial"
 

@@ -35,7 +35,7 @@ def evaluate_final_model(config: ExperimentConfig, round_: int) -> dict[str, Any
     evaluator = ServerEvaluator(dims, bundle, config.eval, config.executor.device)
     state, _ = load_model_file(run_dir / "model.safetensors")
     evaluator.model.load_state_dict({k: v for k, v in state.items() if not k.startswith("_")})
-    record, _ = evaluator.evaluate(evaluator.flat.clone())
+    record, _ = evaluator.evaluate(evaluator.flat_model.flat.clone())
     record = {"round": round_, **record}
     _write_atomically(saved, json.dumps(record, indent=1))
     return record
