@@ -9,11 +9,16 @@ import pytest
 from fedasr.config import load_config
 from fedasr.errors import ConfigError
 
-# configs/tune/ holds search spaces and configs/sweeps/ grids, not experiments: tests/tune/
-# validates them against the experiment configs they are written for
+ROOT = Path(__file__).parents[1]
+# configs/ and the demo's, which ship inside the package; configs/tune/ holds search spaces and
+# configs/sweeps/ grids, not experiments: tests/tune/ validates them against the experiment
+# configs they are written for
 CONFIGS = sorted(
     path
-    for path in (Path(__file__).parents[1] / "configs").rglob("*.yaml")
+    for path in [
+        *(ROOT / "configs").rglob("*.yaml"),
+        *(ROOT / "src/fedasr/demo/configs").glob("*.yaml"),
+    ]
     if path.parent.name not in ("tune", "sweeps")
 )
 
@@ -22,7 +27,7 @@ def test_there_are_shipped_configs() -> None:
     assert len(CONFIGS) >= 5
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_config_is_valid(path: Path) -> None:
     config = load_config(path)
     assert config.name and config.resolved_run_dir()

@@ -102,23 +102,3 @@ def test_the_centralized_baseline_checks_before_writing_too(tiny_config, tmp_pat
     with pytest.raises(ConfigError, match=r"client\.exit_weights"):
         train_centralized(tiny_config("client.exit_weights=[1]"), progress=False)
     assert not (tmp_path / "run").exists()
-
-
-def test_the_demo_keeps_an_earlier_demo_and_refuses_other_directories(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from fedasr.demo import MARKER, set_aside_previous_demo
-
-    out = tmp_path / "demo"
-    out.mkdir()
-    (out / MARKER).write_text("")
-    (out / "report.html").write_text("old report")
-    set_aside_previous_demo(out)
-    assert not out.exists()
-    [kept] = [p for p in tmp_path.iterdir() if p.name.startswith("demo.previous-")]
-    assert (kept / "report.html").read_text() == "old report"
-
-    mine = tmp_path / "mine"
-    mine.mkdir()
-    (mine / "thesis.tex").write_text("years of work")
-    with pytest.raises(ConfigError, match="not a fedasr demo"):
-        set_aside_previous_demo(mine)
-    assert (mine / "thesis.tex").read_text() == "years of work"

@@ -184,20 +184,3 @@ def _beam_decoder(
 
     config = BeamConfig(width=width or DEFAULT_WIDTH, lm=lm, alpha=alpha, beta=beta)
     return BeamDecoder(tokenizer, config)
-
-
-@user_errors
-def demo_command(
-    minutes: Annotated[float, typer.Option(help="Wall-clock budget for the whole demo.")] = 10.0,
-    out: Annotated[Path, typer.Option(help="Where the three runs and the report go.")] = Path(
-        "runs/demo"
-    ),
-    quiet: QuietOpt = False,
-) -> None:
-    """The main job: build the embedded corpus if missing, train the centralized baseline,
-    FedAvg and FedAdam on speaker clients, and write an HTML report comparing them."""
-    from fedasr.demo import run_demo
-
-    setup_logging()
-    result = run_demo(minutes, out, progress=not quiet)
-    console.print(f"demo finished in {result.seconds / 60:.1f} min; report: {result.report}")

@@ -15,7 +15,7 @@ from fedasr.report.cost_section import (
     cost_units_logged,
     write_cost_plots,
 )
-from fedasr.report.html import render_report
+from fedasr.report.html import render_report, write_text_atomic
 from fedasr.report.metrics import ReportError, Run, load_run, metric_keys
 from fedasr.report.plots import PlotFile, write_plots
 from fedasr.report.summary import SummaryRow, Target, choose_target, summary_rows
@@ -62,8 +62,10 @@ def write_report(
     labels: Mapping[Path, str] | None = None,
     target: float | None = None,
     cost_units: Sequence[str] = (),
+    intro: Sequence[str] = (),
 ) -> Report:
-    """Load the runs and write OUT/plots/*.png and OUT/report.html.
+    """Load the runs and write OUT/plots/*.png and OUT/report.html (`intro`: plain-text
+    paragraphs that open the page, e.g. the demo's story).
 
     `metric` drives the cost plots, the target, speed-up and WERR; by default the first of
     DEFAULT_METRICS that some run logs (a run that has not evaluated yet still gets a report).
@@ -85,9 +87,9 @@ def write_report(
     costs = cost_rows(runs, chosen)
     html = out / "report.html"
     page = render_report(
-        runs, rows, chosen, plots, notes, sections=[cost_html(costs, units, chosen)]
+        runs, rows, chosen, plots, notes, intro=intro, sections=[cost_html(costs, units, chosen)]
     )
-    html.write_text(page, encoding="utf-8")
+    write_text_atomic(html, page)
     return Report(out, html, runs, rows, chosen, plots, notes, costs, units)
 
 
