@@ -92,6 +92,17 @@ class LRScheduleSection(Section):
     warmup: int = Field(0, ge=0)
 
 
+class VariationalNoiseSection(Section):
+    """Gaussian weight noise for each local step's forward/backward pass (fedasr.train.noise):
+    N(0, std^2), or std times each tensor's RMS with scale=rms; from round `start_round` on
+    (1 = the first round, counted as in metrics.jsonl; in `fedasr train` it counts epochs).
+    std = 0 (the default) trains exactly as without this section."""
+
+    std: float = Field(0.0, ge=0)
+    start_round: int = Field(1, ge=1)
+    scale: Literal["absolute", "rms"] = "absolute"
+
+
 class ClientSection(Section):
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = Field(0.1, gt=0)
@@ -109,6 +120,7 @@ class ClientSection(Section):
     threads: int = Field(1, ge=1)
     stall_decay: StallDecaySection | None = None  # decay the rate when validation stalls
     pseudo_labels: PseudoLabelSection | None = None  # train on confident pseudo-labels
+    variational_noise: VariationalNoiseSection = Field(default_factory=VariationalNoiseSection)
 
 
 class ServerSection(Section):

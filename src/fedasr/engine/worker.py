@@ -33,6 +33,7 @@ from fedasr.models.conformer import ConformerCTC
 from fedasr.models.dims import ConformerDims
 from fedasr.models.flat import FlatModel, dims_key
 from fedasr.train.local import LocalData, LocalPlan, LocalStats, NonFiniteLoss, local_train
+from fedasr.train.noise import noise_in_round, with_noise
 from fedasr.train.objective import Objective
 from fedasr.train.step import make_optimizer, reset_optimizer
 
@@ -127,7 +128,8 @@ class WorkerContext:
     def train(
         self, model: FlatModel, task: ClientTask, lr: float, objective: Objective
     ) -> LocalStats:
-        """Local epochs over the client's rows from its seeded data order."""
+        """Local epochs over the client's rows from its seeded data order, with the
+        configured variational noise (whatever the algorithm: it is a step hook in front)."""
         if len(task.rows) == 0:
             raise ClientFailure(f"client {task.client_id} has no utterances")
         local = self._local_data(model, task)
@@ -136,6 +138,8 @@ class WorkerContext:
         torch.manual_seed(task.seed)  # dropout draws from the global generator
         optimizer = self._models[dims_key(model.dims)].optimizer
         reset_optimizer(optimizer, lr)
+        noise = noise_in_round(self.config.client.variational_noise, task.round + 1)
+        objective = with_noise(objective, noise, list(model.module.parameters()), task.seed)
         try:
             return local_train(
                 model.module, optimizer, self.data, local.rows, self._plan(task),
