@@ -10,14 +10,16 @@
 #
 #   scripts/quality_cost_noise.sh CORPUS SWEEP_DIR STUDY_DIR OUT BUDGET_S TRIALS TUNE_CODE
 #
-# Re-running it skips finished runs. NOISE (environment) overrides the noise setting.
+# Re-running it skips finished runs. Environment: NOISE overrides the noise setting; END_EPOCH
+# (seconds since 1970) ends the budget earlier, at that time.
 set -euo pipefail
-[ $# -eq 7 ] || { sed -n 2,13p "$0" >&2; exit 2; }
+[ $# -eq 7 ] || { sed -n 2,15p "$0" >&2; exit 2; }
 corpus=$1 sweep=$2 study=$3 out=$4 budget=$5 trials=$6 tune_code=$7
 repo=$(cd "$(dirname "$0")/.." && pwd)
 fedasr=${FEDASR:-fedasr} python=${PYTHON:-python}
 read -r -a noise <<<"${NOISE:-client.variational_noise.std=0.05 client.variational_noise.scale=rms}"
 deadline=$(( $(date +%s) + budget ))
+deadline=$(( ${END_EPOCH:-deadline} < deadline ? ${END_EPOCH:-deadline} : deadline ))
 left() { echo $(( deadline - $(date +%s) )); }
 stamp() { echo "[$(date -u +%T)] $*"; }
 
