@@ -231,6 +231,17 @@ class ExperimentConfig(Section):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
+def with_current_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config (`model_dump(mode="json")`) written by an earlier version, with the
+    keys added since at their defaults: a new key's default computes what the earlier version
+    did, so it is no difference. Unchanged when it no longer validates (a key removed or
+    renamed since: a real difference)."""
+    try:
+        return ExperimentConfig.model_validate(data).model_dump(mode="json")
+    except ValidationError:
+        return data
+
+
 # ----------------------------------------------------------------------------- loading
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import yaml
 
-from fedasr.config import ExperimentConfig
+from fedasr.config import ExperimentConfig, with_current_defaults
 from fedasr.engine.checkpoint import latest_checkpoint
 from fedasr.engine.loop import RoundObserver, RunSummary
 from fedasr.errors import ConfigError
@@ -50,11 +50,12 @@ def _latest_loop_state(run_dir: Path) -> dict[str, Any] | None:
 
 
 def config_differences(run_dir: Path, config: ExperimentConfig) -> list[str]:
-    """Keys whose value in RUN/config.yaml differs from `config` (ignoring executors)."""
+    """Keys whose value in RUN/config.yaml differs from `config` (ignoring executors and
+    keys added to the schema since that run, at their defaults)."""
     stored_path = run_dir / "config.yaml"
     if not stored_path.is_file():
         return []
-    stored = yaml.safe_load(stored_path.read_text(encoding="utf-8")) or {}
+    stored = with_current_defaults(yaml.safe_load(stored_path.read_text(encoding="utf-8")) or {})
     wanted = yaml.safe_load(config.to_yaml())
     old, new = _flatten(stored), _flatten(wanted)
     keys = sorted(set(old) | set(new))

@@ -9,7 +9,7 @@ from typing import Any
 
 import optuna
 
-from fedasr.config import ExperimentConfig, load_config
+from fedasr.config import ExperimentConfig, load_config, with_current_defaults
 from fedasr.tune.objective import TuneSpec
 from fedasr.tune.plots import write_study_plots
 from fedasr.tune.results import objective_names, write_best
@@ -50,13 +50,24 @@ def open_session(
     search = load_space(space, lambda values: load_config(config, overrides, values))
     settings = {"spec": spec.as_dict(), "space": search.as_dict(), "base": _comparable(base)}
     max_steps = spec.prune_steps if spec.budget is not None else base.rounds.total
-    study = open_study(place, spec, settings, sampler, seed, max_steps)
+    study = open_study(place, spec, settings, sampler, seed, max_steps, _upgrade_settings)
 
     def make(values: dict[str, Any], name: str, run_dir: Path) -> ExperimentConfig:
         return load_config(config, overrides, {**values, "name": name, "run_dir": str(run_dir)})
 
     runner = TrialRunner(spec, search, make, place.study_dir, progress)
     return TuneSession(study, runner, spec, place)
+
+
+def _upgrade_settings(stored: dict[str, Any]) -> dict[str, Any]:
+    """Settings stored by an earlier version: config keys added since count at their default."""
+    base = stored.get("base")
+    if not isinstance(base, dict):
+        return stored
+    upgraded = with_current_defaults(base)
+    if upgraded is base:  # it no longer validates: compare as stored
+        return stored
+    return {**stored, "base": _comparable(ExperimentConfig.model_validate(upgraded))}
 
 
 def _comparable(config: ExperimentConfig) -> dict[str, Any]:

@@ -52,9 +52,10 @@ class StudyPlace:
 
 def open_study(
     place: StudyPlace, spec: TuneSpec, settings: dict[str, Any], sampler: str, seed: int,
-    pruner_max_steps: int,
+    pruner_max_steps: int, upgrade: Callable[[Any], Any] = lambda stored: stored,
 ) -> optuna.Study:  # fmt: skip
-    """Create the study, or load it and check it was made with the same settings."""
+    """Create the study, or load it and check it was made with the same settings (`upgrade`
+    brings settings stored by an earlier version to this one's form)."""
     place.study_dir.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         storage=_storage(place),
@@ -68,10 +69,10 @@ def open_study(
     normalized = json.loads(json.dumps(settings))
     if stored is None:
         study.set_user_attr(SETTINGS, normalized)
-    elif stored != normalized:
+    elif (upgraded := upgrade(stored)) != normalized:
         raise ConfigError(
             f"study {place.study_name!r} in {place.url} was made with other settings "
-            f"({'; '.join(_differences(stored, normalized)[:6])}); run the same command to "
+            f"({'; '.join(_differences(upgraded, normalized)[:6])}); run the same command to "
             "resume it, or give a new --study-dir or --study-name"
         )
     return study
