@@ -21,10 +21,13 @@ params:
   client.lr: {type: float, low: 3.0e-4, high: 1.0e-2, log: true}
   server.lr: {type: float, low: 0.5, high: 2.0}
   client.local_epochs: {type: int, low: 1, high: 4}
-  rounds.clients_per_round: {type: categorical, choices: [2, 4, 8]}"""
+  rounds.clients_per_round: {type: categorical, choices: [2, 4, 8]}
+  client.variational_noise.std: {type: float, low: 0.0, high: 0.1}
+  client.variational_noise.start_round: {type: int, low: 1, high: 20}"""
 EPILOG = "\n\n".join([
     "[bold]Search space[/] (--space): YAML with one key, `params:`, mapping dotted config keys "
-    "to distributions, as in configs/tune/quality_cost_p0.yaml:",
+    "to distributions, as in configs/tune/quality_cost_p0.yaml (with variational noise: "
+    "configs/tune/quality_cost_p0_noise.yaml):",
     SPACE_EXAMPLE,
     "Types: float and int take low, high and optionally `log: true` or a `step`; categorical "
     "takes `choices` (numbers, strings, booleans, null). Each bound and choice is validated "
