@@ -1,11 +1,12 @@
 """Tables and figures for docs/results/quality_cost.md, read from run directories.
 
     python scripts/quality_cost_tables.py --sweep runs/quality_cost --target 0.3 \
-        [--arm NAME=RUN_DIR,RUN_DIR,...] [--plot-dir DIR]
+        [--arm NAME=RUN_DIR,RUN_DIR,...] [--study STUDY_DIR] [--plot-dir DIR]
 
 --sweep: a `fedasr sweep` output (its sweep.jsonl names the runs and their values); runs are
 grouped by non-IID p and local epochs, over seeds. Unfinished runs are left out and listed.
 --arm: named groups of runs (e.g. seeds of a tuned setting) for the comparison table.
+--study: a `fedasr tune` study directory (STUDY_DIR/study.db): its trials, every state shown.
 Spreads are median (min–max) over seeds; "n/r" = not reached; a median over seeds some of
 which never reached the target is n/r when half or more did not. Costs to the target are
 interpolated linearly in cost between evaluations (fedasr.report.cost.cost_to_target).
@@ -26,6 +27,9 @@ from matplotlib.figure import Figure
 
 from fedasr.report.cost import UNITS, cost_to_target, eval_points
 from fedasr.report.metrics import Run, load_run
+from fedasr.tune.objective import TuneSpec
+from fedasr.tune.results import trial_rows
+from fedasr.tune.study import SETTINGS
 
 METRIC = "heldout_wer"
 EXAMPLES, BYTES = UNITS["examples"], UNITS["bytes"]
@@ -114,6 +118,19 @@ def arms_table(arms: dict[str, list[Run]], target: float) -> str:
     return "\n".join(lines)
 
 
+def study_table(study_dir: Path) -> str:
+    """Every trial of the study (failed and retried ones too), as `fedasr tune` lists them."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=None, storage=f"sqlite:///{study_dir / 'study.db'}")
+    spec = TuneSpec(**study.user_attrs[SETTINGS]["spec"])
+    headers, rows = trial_rows(study, spec)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def median_curve(runs: Sequence[Run]) -> list[tuple[float, float, float, float]]:
     """(cost, median, min, max) at the costs every run evaluated at."""
     by_cost: dict[float, list[float]] = defaultdict(list)
@@ -174,6 +191,7 @@ def main() -> None:
     parser.add_argument("--sweep", type=Path, required=True)
     parser.add_argument("--target", type=float, required=True, help="held-out WER, e.g. 0.3")
     parser.add_argument("--arm", action="append", default=[], help="NAME=RUN_DIR,RUN_DIR,...")
+    parser.add_argument("--study", type=Path, help="a fedasr tune study directory")
     parser.add_argument("--plot-dir", type=Path)
     args = parser.parse_args()
     groups, missing = load_sweep(args.sweep)
@@ -188,6 +206,9 @@ def main() -> None:
     if arms:
         print(f"\n### Arms, target held-out WER ≤ {100 * target:g} %\n")
         print(arms_table(arms, target))
+    if args.study:
+        print(f"\n### Trials of the study in {args.study} (* = best)\n")
+        print(study_table(args.study))
     if missing:
         print(f"\nnot finished (left out): {', '.join(missing)}")
     if args.plot_dir:

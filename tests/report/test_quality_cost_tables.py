@@ -66,3 +66,25 @@ def test_a_median_over_seeds_that_mostly_missed_is_not_reached() -> None:
     assert spread([1.0, inf, inf]) == "n/r (1.0–n/r)"
     assert spread([1.0, inf]) == "n/r (1.0–n/r)"
     assert spread([0.5], scale=100) == "50.0"
+
+
+def test_the_study_table_lists_every_trial_with_its_state(tmp_path: Path) -> None:
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from fedasr.tune.objective import TuneSpec
+    from fedasr.tune.study import SETTINGS
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="s")
+    spec = TuneSpec("wer_at_budget", budget=100.0)
+    study.set_user_attr(SETTINGS, {"spec": spec.as_dict()})
+    lr = {"client.lr": FloatDistribution(1e-4, 1e-1, log=True)}
+    done = {"cost": {"examples": 100.0}, "rounds": 5, "stopped_by": "budget"}
+    study.add_trial(create_trial(params={"client.lr": 0.01}, distributions=lr, value=0.4,
+                                 user_attrs=done))  # fmt: skip
+    study.add_trial(create_trial(params={"client.lr": 0.05}, distributions=lr,
+                                 state=TrialState.FAIL))  # fmt: skip
+    table = script().study_table(tmp_path)
+    assert "| 0 * | complete | 0.01 | 0.4 | 100 | 5 | budget |" in table
+    assert "| 1 | fail | 0.05 | — | — | — |  |" in table
