@@ -4,8 +4,8 @@
 #   1. the untuned p = 0 setting (configs/quality_cost.yaml, 1 local epoch) with and without
 #      noise; without noise it is the sweep's run again, from this code: when seed 0 repeats the
 #      sweep's heldout WERs exactly, seeds 1-2 of it are not re-run (the sweep's serve)
-#   2. resume the p = 0 tuning study to TRIALS finished trials (TUNE_CODE: the code its first
-#      trials ran with, so that the study's settings and results stay comparable)
+#   2. resume the p = 0 tuning study to TRIALS finished trials, with the code at TUNE_CODE (a
+#      source tree: its src/ and configs/)
 #   3. the study's best setting with and without noise, at the same cost (4800 example-passes)
 #
 #   scripts/quality_cost_noise.sh CORPUS SWEEP_DIR STUDY_DIR OUT BUDGET_S TRIALS TUNE_CODE

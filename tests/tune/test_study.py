@@ -101,3 +101,24 @@ def test_bad_study_settings_are_refused(kwargs: dict[str, object], message: str)
 
     with pytest.raises((ConfigError, ReportError), match=message):
         TuneSpec(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_resumed_study_proposes_new_trials_not_its_first_ones_again(tmp_path: Path) -> None:
+    place = StudyPlace(tmp_path / "study")
+    spec = TuneSpec("wer_at_budget", budget=100.0)
+    settings = {"spec": spec.as_dict(), "space": {}}
+
+    def propose(study: optuna.Study, count: int) -> list[float]:
+        lrs = []
+        for _ in range(count):
+            trial = study.ask(LR)
+            lrs.append(trial.params["client.lr"])
+            study.tell(trial, 0.5)
+        return lrs
+
+    first = propose(open_study(place, spec, settings, "random", 0, 10), 2)
+    resumed = propose(open_study(place, spec, settings, "random", 0, 10), 2)
+    assert not set(first) & set(resumed)  # a sampler seeded as at the start would repeat them
+    again = StudyPlace(tmp_path / "again")  # the same history, resumed at the same point
+    assert propose(open_study(again, spec, settings, "random", 0, 10), 2) == first
+    assert propose(open_study(again, spec, settings, "random", 0, 10), 2) == resumed

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
@@ -65,6 +66,9 @@ def open_study(
         pruner=_pruner(spec, pruner_max_steps),
         load_if_exists=True,
     )
+    # a resumed study must not propose its first trials again: a sampler seeded as when the
+    # study began repeats their draws (Optuna keeps no sampler state in the storage)
+    study.sampler = _sampler(sampler, resumed_seed(seed, len(study.get_trials(deepcopy=False))))
     stored = study.user_attrs.get(SETTINGS)
     normalized = json.loads(json.dumps(settings))
     if stored is None:
@@ -76,6 +80,14 @@ def open_study(
             "resume it, or give a new --study-dir or --study-name"
         )
     return study
+
+
+def resumed_seed(seed: int, trials: int) -> int:
+    """The sampler's seed when the study already holds `trials` trials (`seed` for a new one):
+    the same resume point proposes the same trials, another one other trials."""
+    if trials == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, trials]).generate_state(1)[0])
 
 
 def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], Any], n_trials: int) -> None:
