@@ -44,13 +44,26 @@ def test_noise_starts_at_its_round(tiny_config, tmp_path) -> None:  # type: igno
 @pytest.mark.parametrize("algorithm", ["fedavg", "fedprox", "fednova"])
 def test_noisy_runs_are_identical_on_every_executor(tiny_config, tmp_path, algorithm) -> None:  # type: ignore[no-untyped-def]
     extra = ["algorithm.mu=0.1"] if algorithm == "fedprox" else []
-    common = [*NOISE, f"algorithm.name={algorithm}", *extra, "executor.shards=3"]
+    # several steps a client, so that FedProx's term and FedNova's normalization act
+    common = [*NOISE, f"algorithm.name={algorithm}", *extra, "executor.shards=3",
+              "client.batch_seconds=3"]  # fmt: skip
     serial = final_params(tiny_config(f"run_dir={tmp_path / 's'}", *common))
     pooled = final_params(tiny_config(
         f"run_dir={tmp_path / 'p'}", *common, "executor.kind=process", "executor.workers=2"
     ))  # fmt: skip
     again = final_params(tiny_config(f"run_dir={tmp_path / 'r'}", *common))
     assert torch.equal(serial, pooled) and torch.equal(serial, again)
+
+
+@pytest.mark.slow
+def test_a_noisy_run_on_local_ray_equals_the_serial_one(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("ray", reason="pip install -e '.[ray]' (`make test` installs it)")
+    common = [*NOISE, "executor.shards=3", "client.batch_seconds=3"]  # several steps a client
+    serial = final_params(tiny_config(f"run_dir={tmp_path / 's'}", *common))
+    on_ray = final_params(tiny_config(
+        f"run_dir={tmp_path / 'r'}", *common, "executor.kind=ray", "executor.workers=2"
+    ))  # fmt: skip
+    assert torch.equal(serial, on_ray)
 
 
 @pytest.mark.parametrize(
