@@ -8,10 +8,11 @@ from pathlib import Path
 
 import torch
 
+from fedasr.algorithms.registry import extra_splits
 from fedasr.client_data.local import ClientDataView
 from fedasr.client_data.plan import ClientDataPlan, plan_client_data
 from fedasr.config import ExperimentConfig
-from fedasr.data.bundle import DataBundle, load_data
+from fedasr.data.bundle import SPLITS, DataBundle, load_data
 from fedasr.data.partition import partition
 from fedasr.engine.cohort import ClientRegistry
 from fedasr.engine.worker import WorkerSpec, default_workers, resolve_device
@@ -76,7 +77,8 @@ def initial_params(
 
 def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -> Setup:
     resolve_device(config.executor.device)  # fail before any data is loaded
-    bundle = load_data(config.data, tokenizer_dir, progress=progress)
+    extra = extra_splits(config)  # e.g. FedMD's public set
+    bundle = load_data(config.data, tokenizer_dir, SPLITS + extra, progress=progress)
     registry = build_registry(config, bundle)
     # before the train handle is made: hidden transcripts never reach a worker
     client_data = plan_client_data(config, registry, bundle)
@@ -90,6 +92,7 @@ def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -
         threads=ex.threads_per_worker,
         device=ex.device,
         conditions=ClientDataView(client_data, config),
+        splits={name: bundle.handle(name) for name in extra},
     )
     workers = ex.workers or default_workers()
     return Setup(bundle, registry, dims, layout, params, spec, workers, client_data)

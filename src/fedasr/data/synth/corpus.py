@@ -4,6 +4,8 @@ Layout of OUT:
   train.jsonl    training speakers, training texts
   test.jsonl     the same speakers, texts never used in training
   heldout.jsonl  held-out speakers (never in training), texts never used in training
+  public.jsonl   public speakers (neither clients nor held-out), no evaluation text; sizes
+                 small and default only (a server-held set, e.g. FedMD's)
   audio/<speaker>/<utt_id>.flac   16 kHz mono 16-bit
   corpus.json    the recipe and the numbers: seed, size, speakers, counts, engine versions
 """
@@ -30,6 +32,7 @@ from fedasr.data.synth.speakers import DEFAULT_ENGINES, speaker_table
 from fedasr.errors import ConfigError
 
 SPLITS = ("train", "test", "heldout")
+OPTIONAL_SPLITS = ("public",)  # written only when the size has such clips
 CHUNK = 8  # clips per task: consecutive clips share a speaker, so a worker rarely switches voice
 
 
@@ -94,7 +97,7 @@ def prepare_out_dir(out: Path) -> Path:
         if not (out / "corpus.json").is_file():
             raise ConfigError(f"--out {out}: directory is not empty and holds no fedasr corpus")
         shutil.rmtree(out / "audio", ignore_errors=True)
-        for name in [*(f"{split}.jsonl" for split in SPLITS), "corpus.json"]:
+        for name in [*(f"{split}.jsonl" for split in SPLITS + OPTIONAL_SPLITS), "corpus.json"]:
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     return out
@@ -127,10 +130,15 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if safe_to_fork else "spawn")
 
 
+def present_splits(plan: list[UtteranceSpec]) -> tuple[str, ...]:
+    """The three splits every corpus has, and the optional ones this plan fills."""
+    return SPLITS + tuple(s for s in OPTIONAL_SPLITS if any(c.split == s for c in plan))
+
+
 def write_manifests(
     out: Path, plan: list[UtteranceSpec], frames: dict[int, int], vocab: str
 ) -> None:
-    for split in SPLITS:
+    for split in present_splits(plan):
         utterances = [
             _utterance(spec, frames[spec.index], vocab) for spec in plan if spec.split == split
         ]
@@ -173,7 +181,7 @@ def corpus_info(
 
 def split_counts(built: BuiltCorpus) -> dict[str, dict[str, float]]:
     counts = {}
-    for split in SPLITS:
+    for split in present_splits(built.plan):
         specs = [spec for spec in built.plan if spec.split == split]
         seconds = sum(built.frames[spec.index] for spec in specs) / SAMPLE_RATE
         counts[split] = {
