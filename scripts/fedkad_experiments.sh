@@ -4,7 +4,7 @@
 #   nohup /work/shared/bin/heavy bash scripts/fedkad_experiments.sh > fedkad.log 2>&1 &
 # Seed by seed (so that a stopped grid leaves whole seeds): on the uniform and the skewed mix,
 # FedKAD, FedMD, HeteroFL, each tier alone, FedAvg with the S model, FedAvg with the L model;
-# FedKAD with best-path alignment on the uniform mix. A finished run (its model files exist) is
+# FedKAD with best-path alignment on the uniform mix; FedKAD at lambda 0.1 and 1 (first seed). A finished run (its model files exist) is
 # kept; an unfinished one is resumed from its checkpoint. Nothing is ever deleted.
 # CODE=DIR runs the fedasr found under DIR/src (a snapshot taken when the grid starts, so the
 # grid runs one version of the code even while the working tree changes).
@@ -53,6 +53,10 @@ for seed in $SEEDS; do
   arms uniform "$seed"
   run "fedkadbp-uniform-s$seed" configs/fedkad.yaml algorithm.alignment=best_path seed="$seed"
   arms skewed "$seed" "$SKEWED"
+  if [[ $seed == "${SEEDS%% *}" ]]; then  # lambda around the default (0.3), first seed only
+    run "fedkadlam0.1-uniform-s$seed" configs/fedkad.yaml algorithm.kd_weight=0.1 seed="$seed"
+    run "fedkadlam1-uniform-s$seed" configs/fedkad.yaml algorithm.kd_weight=1.0 seed="$seed"
+  fi
 done
 
 mkdir -p "$RESULTS"

@@ -29,13 +29,15 @@ TIERS = ("S", "M", "L")
 ARMS = {  # arm -> (label, metric prefix per tier)
     "fedkad": ("FedKAD (forced alignment)", {t: f"{t}_" for t in TIERS}),
     "fedkadbp": ("FedKAD (best-path alignment)", {t: f"{t}_" for t in TIERS}),
+    "fedkadlam0.1": ("FedKAD, lambda 0.1", {t: f"{t}_" for t in TIERS}),
+    "fedkadlam1": ("FedKAD, lambda 1", {t: f"{t}_" for t in TIERS}),
     "fedmd": ("FedMD", {t: f"{t}_" for t in TIERS}),
     "heterofl": ("HeteroFL", {"S": "S_", "M": "M_", "L": ""}),
     "tiers": ("each tier alone", {t: f"{t}_" for t in TIERS}),
     "fedavgS": ("FedAvg, all S model", dict.fromkeys(TIERS, "")),
     "fedavgL": ("FedAvg, all L model", dict.fromkeys(TIERS, "")),
 }
-NAME = re.compile(r"^(?P<arm>[A-Za-z]+)-(?P<mix>uniform|skewed)-s(?P<seed>\d+)$")
+NAME = re.compile(r"^(?P<arm>[A-Za-z][A-Za-z0-9.]*)-(?P<mix>uniform|skewed)-s(?P<seed>\d+)$")
 
 
 @dataclass
@@ -113,7 +115,7 @@ def comparison(groups: dict[tuple[str, str], Group], mix: str) -> list[str]:
 def per_tier(groups: dict[tuple[str, str], Group], mix: str) -> list[str]:
     unit = "/ participation"
     head = ["method", "tier", "participations", f"KB up {unit}", f"KB down {unit}",
-            f"GFLOP {unit}", f"slowest sim. s {unit}"]  # fmt: skip
+            f"GFLOP {unit}", "slowest client of the tier, sim. s per round"]  # fmt: skip
     lines = [_row(head), _row(["---"] * len(head))]
     for arm in ARMS:
         group = groups.get((arm, mix))
