@@ -3,6 +3,7 @@ client, a three-tier round on the process executor against serial, and resume.""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import pytest
@@ -130,15 +131,24 @@ def test_a_small_tier_client_uploads_its_parameters_plus_v_by_d_knowledge(tiny_c
         assert (config.resolved_run_dir() / f"model-{tier}.safetensors").is_file()
 
 
-@pytest.mark.parametrize("method", [FEDKAD, FEDMD], ids=["fedkad", "fedmd"])
-def test_a_three_tier_round_on_the_process_executor_equals_serial(  # type: ignore[no-untyped-def]
-    tiny_config, tmp_path, method
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install -e '.[ray]')"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "kind"),
+    [(FEDKAD, "process"), (FEDMD, "process"), pytest.param(FEDKAD, "ray", marks=needs_ray)],
+    ids=["fedkad-process", "fedmd-process", "fedkad-ray"],
+)
+def test_a_three_tier_round_on_another_executor_equals_serial(  # type: ignore[no-untyped-def]
+    tiny_config, tmp_path, method, kind
 ) -> None:
     runs = []
-    for kind in ("serial", "process"):
+    for executor in ("serial", kind):
         config = tiny_config(
-            f"run_dir={tmp_path / kind}", *method, "rounds.total=2", f"executor.kind={kind}",
-            "executor.workers=2", "executor.shards=3",
+            f"run_dir={tmp_path / executor}", *method, "rounds.total=2",
+            f"executor.kind={executor}", "executor.workers=2", "executor.shards=3",
         )  # fmt: skip
         run = build_run(config, progress=False)
         start = {name: tensor.clone() for name, tensor in run.server.params.items()}
@@ -147,12 +157,12 @@ def test_a_three_tier_round_on_the_process_executor_equals_serial(  # type: igno
         assert all(not torch.equal(start[t], run.server.params[t]) for t in ("S", "M", "L"))
         tiers = read_metrics(config.resolved_run_dir())[1]["devices"]["tiers"]
         assert set(tiers) == {"S", "M", "L"}  # the round mixed all three architectures
-    serial, pooled = runs
+    serial, other = runs
     for name in ("S", "M", "L"):
-        assert torch.equal(serial.server.params[name], pooled.server.params[name])
-    assert serial.server.extras.keys() == pooled.server.extras.keys() != set()
+        assert torch.equal(serial.server.params[name], other.server.params[name])
+    assert serial.server.extras.keys() == other.server.extras.keys() != set()
     for key, tensor in serial.server.extras.items():
-        assert torch.equal(tensor, pooled.server.extras[key])
+        assert torch.equal(tensor, other.server.extras[key])
 
 
 def test_a_tiered_run_resumes_bit_identically(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -198,3 +208,26 @@ def test_tiers_need_one_feature_size(tiny_config) -> None:  # type: ignore[no-un
     with pytest.raises(ConfigError, match="proj_dim"):
         build_run(config, progress=False)
     assert math.isfinite(D)
+
+
+def test_the_clock_plans_a_tier_client_with_its_own_model(tiny_config) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from fedasr.devices.clock import WorkloadPlanner
+    from fedasr.engine.cohort import make_tasks
+    from fedasr.models.flops import batch_flops
+
+    run = build_run(tiny_config(*FEDKAD), progress=False)
+    setup_dims = run.parts.worker.dims
+    main = ConformerDims(**setup_dims)
+    train = run.parts.bundle.train
+    planner = WorkloadPlanner(
+        main, ParamLayout.for_dims(main), train.lengths, 10**6, 1, None, False
+    )
+    task = make_tasks(run.parts.registry, [0], run.config.seed, 0)[0]
+    small = replace(task, tier="S", spec=run.algorithm.server.spec_for(replace(task, tier="S")))
+    dims = run.algorithm.param_dims["S"]
+    assert planner.bytes(small) == (4 * ParamLayout.for_dims(dims).numel,) * 2
+    rows = task.rows
+    expected = batch_flops(dims, len(rows), int(train.lengths[rows].max()), None, True)
+    assert planner.flops(small) == pytest.approx(expected)  # one batch holds every row
