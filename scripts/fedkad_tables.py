@@ -137,6 +137,35 @@ def per_tier(groups: dict[tuple[str, str], Group], mix: str) -> list[str]:
     return lines
 
 
+def paired(groups: dict[tuple[str, str], Group], mix: str, arm: str, other: str) -> list[str]:
+    """`arm` against `other` seed by seed: WER differences per tier and split (points;
+    negative: `arm` better) and the ratio of total bytes (up + down)."""
+    mine, theirs = groups.get((arm, mix)), groups.get((other, mix))
+    if mine is None or theirs is None:
+        return []
+    by_seed = {run.seed: run for run in theirs.runs}
+    pairs = [(run, by_seed[run.seed]) for run in mine.runs if run.seed in by_seed]
+    cells = [f"{ARMS[arm][0]} vs {ARMS[other][0]}", str(len(pairs))]
+    for split in ("test", "heldout"):
+        for tier in TIERS:
+            values = [(a.wer(tier, split), b.wer(tier, split)) for a, b in pairs]
+            cells.append(fmt([x - y for x, y in values if x is not None and y is not None]))
+    ratios = [a.final["cumulative"]["bytes_total"] / b.final["cumulative"]["bytes_total"]
+              for a, b in pairs]  # fmt: skip
+    cells.append(fmt(ratios, 2))
+    return [_row(cells)]
+
+
+def claim(groups: dict[tuple[str, str], Group], mix: str) -> list[str]:
+    head = ["comparison", "seed pairs"]
+    head += [f"{t} {s} WER diff." for s in ("test", "held-out") for t in TIERS]
+    head += ["bytes ratio"]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for other in ("fedavgL", "fedavgS", "fedmd", "tiers", "heterofl", "fedkadbp"):
+        lines += paired(groups, mix, "fedkad", other)
+    return lines
+
+
 def _sim_hours(record: dict[str, Any]) -> float | None:
     value = record.get("sim_time_s")
     return None if value is None else float(value) / 3600
@@ -200,6 +229,10 @@ def main() -> None:
         print("\n".join(comparison(groups, mix)))
         print(f"\n### {mix} mix: cost per client participation, by tier\n")
         print("\n".join(per_tier(groups, mix)))
+        print(f"\n### {mix} mix: FedKAD against each baseline, seed by seed\n")
+        print("WER differences in points (negative: FedKAD better); bytes ratio: FedKAD's")
+        print("total bytes (up + down) over the baseline's.\n")
+        print("\n".join(claim(groups, mix)))
         if args.out is not None:
             args.out.mkdir(parents=True, exist_ok=True)
             plot(groups, mix, None, args.out / f"{mix}_wer_vs_round.png")
