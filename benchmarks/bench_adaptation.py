@@ -4,10 +4,12 @@ data. Prints the WER of every model on the adapted speakers' test utterances, on
 speakers and on the pretraining speakers' test utterances, and the WERR against the unadapted
 model.
 
-    python benchmarks/bench_adaptation.py --corpus /work/corpora/small --out runs/bench_adapt
+    python -m benchmarks.bench_adaptation --corpus CORPUS --out runs/bench_adapt
 
-The run in docs/results/dga.md: `--corpus /work/corpora/digits --out runs/bench_adapt_digits`,
-then the same with `--replay-lr 0.0001`.
+CORPUS is a built corpus (`fedasr data synth`). The run in docs/results/dga.md: `--corpus
+corpora/digits --out runs/bench_adapt_digits`, then the same with `--replay-lr 0.0001`.
+`--set KEY=VALUE ...` adds config overrides to every run (the pretraining too); `--lock PATH`
+takes turns with other heavy jobs on a shared machine (see fl_bench.py).
 
 The halves alternate over the sorted speaker ids (espeak, festival and flite voices in both).
 They are written as manifests with absolute audio paths under OUT/a and OUT/b (train, test =
@@ -21,23 +23,27 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fl_bench import REPO, heavy_lock, markdown_table, run_once, spread
-
+from benchmarks.fl_bench import (
+    REPO,
+    add_lock_argument,
+    add_set_argument,
+    heavy_lock,
+    markdown_table,
+    run_once,
+    spread,
+)
 from fedasr.asr.evaluate import evaluate
 from fedasr.config import load_config
 from fedasr.data.batching import SpeechData
 from fedasr.data.feature_cache import load_or_build
 from fedasr.data.manifest import audio_path, read_manifest, write_manifest
 from fedasr.data.validate import load_validated
+from fedasr.experiment.central import train_centralized
 from fedasr.models.io import import_model
 from fedasr.report.metrics import werr
-from fedasr.experiment.central import train_centralized
 
 SPLITS = ("train", "test", "heldout")
 UNADAPTED = "unadapted (central on half A)"
@@ -60,18 +66,19 @@ def split_halves(corpus: Path, out: Path) -> tuple[Path, Path]:
     return out / "a", out / "b"
 
 
-def pretrain(half: Path, out: Path, epochs: int) -> Path:
+def pretrain(half: Path, out: Path, args: argparse.Namespace) -> Path:
     model = out / "pretrain" / "model.safetensors"
     if model.is_file():
         return model
     config = load_config(
         REPO / "configs" / "centralized.yaml",
         [f"data.corpus={half}", "data.synth_if_missing=null", f"run_dir={out / 'pretrain'}",
-         "name=pretrain", f"central.epochs={epochs}", "central.time_budget_min=null",
+         "name=pretrain", f"central.epochs={args.epochs}", "central.time_budget_min=null",
          "central.eval_every_epochs=5", "client.batch_seconds=15", "client.lr=0.003",
-         "client.threads=2", "eval.max_utterances=null", "logging.tensorboard=false"],
+         "client.threads=2", "eval.max_utterances=null", "logging.tensorboard=false",
+         *args.set],
     )  # fmt: skip
-    with heavy_lock():
+    with heavy_lock(args.lock):
         result = train_centralized(config, progress=False)
     print(f"  pretrained {result.epochs} epochs in {result.seconds:.0f} s", flush=True)
     return model
@@ -84,7 +91,7 @@ def adapt(
         f"data.corpus={b}", "data.synth_if_missing=null", f"model.init_from={model}",
         f"client.lr={args.client_lr}", f"rounds.total={args.rounds}", "rounds.clients_per_round=8",
         f"eval.every={args.rounds}", "eval.max_utterances=null", f"executor.workers={args.workers}",
-        "logging.tensorboard=false", "logging.checkpoint_every=10", f"seed={seed}",
+        "logging.tensorboard=false", "logging.checkpoint_every=10", f"seed={seed}", *args.set,
     ]  # fmt: skip
     replay = (
         f"server.replay={{manifest: {(a / 'train.jsonl').resolve()}, "
@@ -97,13 +104,12 @@ def adapt(
             f"adapt_replay-{tag}", [replay]),
     }  # fmt: skip
     runs = {}
-    with heavy_lock():  # two short runs, one turn on the machine
+    with heavy_lock(args.lock):  # two short runs, one turn on the machine
         for label, (name, extra) in variants.items():
             run_name = f"{name}-s{seed}"
             run_dir, _ = run_once(
                 REPO / "configs" / "fedavg.yaml",
                 [*common, *extra, f"name={run_name}", f"run_dir={out / run_name}"],
-                locked=True,
             )
             runs[label] = run_dir / "model.safetensors"
     return runs
@@ -143,7 +149,7 @@ def report(wers: dict[str, list[dict[str, float]]], sets: list[str], seeds: list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=Path("/work/corpora/small"))
+    parser.add_argument("--corpus", type=Path, required=True, help="a built corpus")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_adapt"))
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=20)
@@ -152,16 +158,18 @@ def main() -> None:
     parser.add_argument("--replay-lr", type=float, default=0.001)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_set_argument(parser)
+    add_lock_argument(parser)
     args = parser.parse_args()
     a, b = split_halves(args.corpus, args.out)
-    pretrained = pretrain(a, args.out, args.epochs)
+    pretrained = pretrain(a, args.out, args)
     models: dict[str, list[Path]] = {UNADAPTED: [pretrained]}
     for seed in args.seeds:
         for label, path in adapt(b, a, pretrained, args.out, args, seed).items():
             models.setdefault(label, []).append(path)
     sets = {"B test (adapted)": b / "test.jsonl", "held-out": b / "heldout.jsonl",
             "A test (pretraining)": a / "test.jsonl"}  # fmt: skip
-    with heavy_lock():
+    with heavy_lock(args.lock):
         wers = {label: [{s: wer_of(path, manifest) for s, manifest in sets.items()}
                         for path in paths] for label, paths in models.items()}  # fmt: skip
     report(wers, list(sets), args.seeds)

@@ -2,21 +2,23 @@
 DGA (beta 1, 5, 20) (and FedAvg + DGA beta 1, 5, 20), on clean clients and with about a quarter
 of the clients corrupted, over several seeds. Writes the tables (markdown, stdout) and a plot.
 
-    python benchmarks/bench_dga.py --corpus /work/corpora/small --out runs/bench_dga \\
-        --plot docs/results/dga.png
+    python -m benchmarks.bench_dga --corpus CORPUS --out runs/bench_dga
 
-The run behind docs/results/dga.md (digits corpus, fewer clients per round with more local
-steps, FedAvg and FedAvg + DGA only; build the corpus first with
-`fedasr data synth --out /work/corpora/digits --size small --vocab digits`):
+CORPUS is a built corpus; if it does not exist yet, the first run synthesizes the small one
+there (`data.synth_if_missing`). The run behind docs/results/dga.md (digits corpus, fewer
+clients per round with more local steps, FedAvg and FedAvg + DGA only; build the corpus first
+with `fedasr data synth --out corpora/digits --size small --vocab digits`):
 
-    python benchmarks/bench_dga.py --corpus /work/corpora/digits --out runs/bench_dga_digits2 \\
+    python -m benchmarks.bench_dga --corpus corpora/digits --out runs/bench_dga_digits2 \\
         --rounds 30 --eval-every 2 --seeds 0 1 2 --methods "FedAvg+DGA b=5" \\
         --plot docs/results/dga.png \\
         --set rounds.clients_per_round=4 client.local_epochs=2 client.batch_seconds=5
 
 `--methods` picks arms (FedAvg, the baseline, is always run), `--conditions` clean and/or
-corrupted, `--set` adds config overrides to every run. Server-Adam runs are named with their lr
-and tau, so an lr pilot sits in the same --out and the chosen lr's runs are reused.
+corrupted, `--set` adds config overrides to every run, `--plot` where the plot goes (default
+OUT/dga.png), `--lock` a lock to take turns with other heavy jobs on a shared machine (see
+fl_bench.py). Server-Adam runs are named with their lr and tau, so an lr pilot sits in the
+same --out and the chosen lr's runs are reused.
 
 Per condition and seed, the target is FedAvg's best held-out WER; "rounds" is the first
 evaluation at or below it, the speed-up is FedAvg's rounds ÷ the method's, and the WERR is
@@ -28,14 +30,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fl_bench import REPO, finished, heavy_lock, markdown_table, run_once, spread
-
+from benchmarks.fl_bench import (
+    REPO,
+    add_lock_argument,
+    add_set_argument,
+    finished,
+    heavy_lock,
+    markdown_table,
+    run_once,
+    spread,
+)
 from fedasr.config import load_config
 from fedasr.report.metrics import (
     Run,
@@ -116,7 +122,7 @@ def run_name(condition: str, label: str, seed: int, args: argparse.Namespace) ->
 
 
 def run_grid(args: argparse.Namespace) -> dict[tuple[str, str, int], Run]:
-    """Every (condition, seed) group of runs holds the machine's lock once: a group is a few
+    """Every (condition, seed) group of runs holds `--lock` (if given) once: a group is a few
     minutes, short enough for other heavy jobs to interleave between groups."""
     runs: dict[tuple[str, str, int], Run] = {}
     total = 0.0
@@ -131,9 +137,9 @@ def run_grid(args: argparse.Namespace) -> dict[tuple[str, str, int], Run]:
             }  # fmt: skip
             base = REPO / "configs" / "fedavg.yaml"
             todo = [o for o in group.values() if not finished(load_config(base, o))]
-            with heavy_lock() if todo else nullcontext(0.0):
+            with heavy_lock(args.lock if todo else None):
                 for label, overrides in group.items():
-                    run_dir, seconds = run_once(base, overrides, locked=True)
+                    run_dir, seconds = run_once(base, overrides)
                     total += seconds
                     runs[(condition, label, seed)] = load_run(run_dir, label)
     print(f"trained {total / 60:.1f} min in this call", flush=True)
@@ -219,7 +225,10 @@ def plot(runs: dict[tuple[str, str, int], Run], args: argparse.Namespace, path: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", default="/work/corpora/small")
+    parser.add_argument(
+        "--corpus", type=Path, required=True,
+        help="a built corpus (or where to synthesize the small one)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("runs/bench_dga"))
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--eval-every", type=int, default=3)
@@ -233,16 +242,16 @@ def main() -> None:
         help="client lr of the server-Adam arms (default: the config's)",
     )
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="more config overrides for every run")  # fmt: skip
+    add_set_argument(parser)
     parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS),
                         default=list(CONDITIONS))  # fmt: skip
     parser.add_argument("--methods", nargs="+", help="only these arms (labels), and FedAvg")
-    parser.add_argument("--plot", type=Path, default=Path("docs/results/dga.png"))
+    parser.add_argument("--plot", type=Path, default=None, help="default: OUT/dga.png")
+    add_lock_argument(parser)
     args = parser.parse_args()
     runs = run_grid(args)
     summarize(runs, args)
-    plot(runs, args, args.plot)
+    plot(runs, args, args.plot or args.out / "dga.png")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Feature extraction speed (x real time per core) and feature-cache load time.
 
-    python benchmarks/bench_features.py corpora/default/train.jsonl --runs 3
+    python -m benchmarks.bench_features corpora/default/train.jsonl --runs 3
 
 Extraction runs in-process with one worker, so CPU seconds measure one core's work even on a
 shared machine (wall time is printed too, with the load average). Each run uses a fresh cache.

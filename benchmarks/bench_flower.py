@@ -1,23 +1,26 @@
 """fedasr against Flower's simulation engine: the same model, data, partitions, cohort and local
 steps, timed in two regimes, with a check that both end at the same global weights.
 
-Flower is a benchmark-only dependency, installed into its own venv that sees the system's
-torch and fedasr (nothing of the system install changes; torch stays 2.13.0+cpu):
+Flower is a benchmark-only dependency, installed with fedasr into a venv of its own (from the
+repository root; torch stays 2.13.0+cpu):
 
-    python3.11 -m venv --system-site-packages /tmp/flwrvenv
-    /tmp/flwrvenv/bin/pip install -c constraints.txt 'flwr[simulation]==1.41.0'
-    # the same pin: benchmarks/flower-requirements.txt
+    python3 -m venv .venv-flower
+    .venv-flower/bin/pip install -c constraints.txt -e . -r benchmarks/flower-requirements.txt
 
-Run (on the shared machine, under the heavy-job lock):
+Run, from the repository root, alone on the machine (on a shared one, under its job queue):
 
-    flock /tmp/fedasr-heavy.lock /tmp/flwrvenv/bin/python benchmarks/bench_flower.py
+    .venv-flower/bin/python -m benchmarks.bench_flower --corpus CORPUS --out results.json
+
+CORPUS: the default corpus (`fedasr data synth --out CORPUS --size default`) for the figures
+in docs/benchmarks.md; default corpora/default in this repository.
 
 How the two sides are made the same:
 - one config per regime (flower_shared.REGIMES): tiny preset, one client per training speaker,
   FedAvg weighted by examples, server SGD lr 1 (plain FedAvg); `small` = one local step on
   one utterance per client, 16 clients a round; `compute` = one local epoch, 8 clients a round;
-- every client, on both sides, is trained by fedasr's client code (FedAvg.client_update on a
-  long-lived WorkerContext, one torch thread) with the same task: rows, per-round seed, lr;
+- every client, on both sides, is trained by fedasr's client code (the algorithm's client half,
+  `algorithm.client.update(ctx, task, broadcast)`, on a long-lived worker context, one torch
+  thread) with the same task: rows, per-round seed, model spec, lr;
 - Flower's node sampling is replaced by fedasr's sample_cohort, so both train the same clients;
 - fedasr: process executor, 2 workers, 1 thread each; Flower: run_simulation with the Ray
   backend, client_resources num_cpus=1 (two ClientApps at a time on 2 cores), and its own
@@ -49,7 +52,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from flower_shared import (
+
+from benchmarks.flower_shared import (
     REGIMES,
     FedasrAggregate,
     TrainerRecipe,
@@ -57,11 +61,10 @@ from flower_shared import (
     client_lr,
     cohort_of,
 )
-
-from fedasr.engine.executors import make_executor
-from fedasr.engine.loop import FederatedRun
 from fedasr.experiment import build_run
 from fedasr.experiment.setup import build_setup
+
+REPO = Path(__file__).resolve().parents[1]
 
 ROUNDS = {"small": 12, "compute": 4}
 FRAMEWORKS = ("fedasr", "flower")
@@ -73,39 +76,30 @@ FLOWER_BACKEND: dict[str, Any] = {
 }
 
 
-class UntimedEvalRun(FederatedRun):
-    """A fedasr run that never evaluates: the Flower side does not evaluate either."""
-
-    def _should_evaluate(self, r: int) -> bool:
-        return False
-
-
 # ----------------------------------------------------------------------------- one run (child)
-def run_fedasr(regime: str, rounds: int, work: Path) -> dict[str, Any]:
+def run_fedasr(corpus: Path, regime: str, rounds: int, work: Path) -> dict[str, Any]:
+    """fedasr's rounds through the public API; the config evaluates no split (as Flower)."""
     started = time.perf_counter()
-    config = bench_config(regime, rounds, work / "run", [])
-    run = UntimedEvalRun(config, progress=False)
-    ex = config.executor
-    run.executor = make_executor(ex.kind, run.parts.worker, run.parts.workers, ex.ray_address)
+    run = build_run(bench_config(corpus, regime, rounds, work / "run", []), progress=False)
     ends, weights, seconds = [], [], []
-    try:
+    with run.executing():
         for r in range(rounds):
             record = run.run_round(r)
             ends.append(time.perf_counter())
             weights.append(run.server.main.clone())
             seconds.append(record["cost"]["client_wall_s"])
-    finally:
-        run.executor.close()
-        run.run.close()
     return {"started": started, "ends": ends, "weights": weights, "train_seconds": seconds}
 
 
-def run_flower(regime: str, rounds: int, work: Path, reuse: bool, exact: bool) -> dict[str, Any]:
+def run_flower(
+    corpus: Path, regime: str, rounds: int, work: Path, reuse: bool, exact: bool
+) -> dict[str, Any]:
     started = time.perf_counter()
-    from flower_apps import CohortFedAvg, ServerLog, make_client_app, make_server_app
     from flwr.simulation import run_simulation
 
-    config = bench_config(regime, rounds, work / "run", [])
+    from benchmarks.flower_apps import CohortFedAvg, ServerLog, make_client_app, make_server_app
+
+    config = bench_config(corpus, regime, rounds, work / "run", [])
     setup = build_setup(config, work / "tokenizer", progress=False)
     recipe = work / "recipe.pkl"
     TrainerRecipe(setup.spec, setup.registry, config.seed).save(recipe)
@@ -115,7 +109,7 @@ def run_flower(regime: str, rounds: int, work: Path, reuse: bool, exact: bool) -
         lambda r: client_lr(config, r),
         clients,
         setup.layout,
-        FedasrAggregate(config, setup.registry, setup.layout) if exact else None,
+        FedasrAggregate(config, setup.registry, setup.dims) if exact else None,
     )
     log = ServerLog()
     initial = {k: v.clone() for k, v in setup.layout.views(setup.init_params).items()}
@@ -139,9 +133,11 @@ def run_flower(regime: str, rounds: int, work: Path, reuse: bool, exact: bool) -
 def child(args: argparse.Namespace) -> None:
     work = Path(args.work)
     if args.child == "fedasr":
-        out = run_fedasr(args.regime, args.rounds, work)
+        out = run_fedasr(args.corpus, args.regime, args.rounds, work)
     else:
-        out = run_flower(args.regime, args.rounds, work, not args.flower_fresh, args.exact)
+        out = run_flower(
+            args.corpus, args.regime, args.rounds, work, not args.flower_fresh, args.exact
+        )
     torch.save(out.pop("weights"), work / "weights.pt")
     started = out.pop("started")
     out["round_ends"] = [end - started for end in out.pop("ends")]
@@ -150,15 +146,20 @@ def child(args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------- driver
-def launch(framework: str, regime: str, rounds: int, work: Path, flags: list[str]) -> dict:
+def launch(
+    corpus: Path, framework: str, regime: str, rounds: int, work: Path, flags: list[str]
+) -> dict:
     """One run in a fresh process; its timings, with the load average before it."""
-    command = [sys.executable, __file__, "--child", framework, "--regime", regime]
-    command += ["--rounds", str(rounds), "--work", str(work), *flags]
+    command = [sys.executable, "-m", "benchmarks.bench_flower", "--child", framework]
+    command += ["--corpus", str(corpus), "--regime", regime, "--rounds", str(rounds)]
+    command += ["--work", str(work), *flags]
     env = dict(os.environ, FLWR_TELEMETRY_ENABLED="0")
     load = Path("/proc/loadavg").read_text().strip()
     work.mkdir(parents=True)
     with (work / "log.txt").open("w") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+        done = subprocess.run(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, check=False
+        )
     if done.returncode != 0:
         tail = (work / "log.txt").read_text()[-3000:]
         raise RuntimeError(f"{framework} {regime} failed ({done.returncode}):\n{tail}")
@@ -190,7 +191,9 @@ def cohort_size(regime: str) -> int:
     return int(next(o for o in REGIMES[regime] if o.startswith(key)).removeprefix(key))
 
 
-def bench_regime(regime: str, rounds: int, repeats: int, fresh: bool, root: Path) -> dict:
+def bench_regime(
+    corpus: Path, regime: str, rounds: int, repeats: int, fresh: bool, root: Path
+) -> dict:
     cohort = cohort_size(regime)
     flower_flags = ["--flower-fresh"] if fresh else []
     runs: dict[str, list[dict[str, Any]]] = {f: [] for f in FRAMEWORKS}
@@ -200,7 +203,7 @@ def bench_regime(regime: str, rounds: int, repeats: int, fresh: bool, root: Path
         for framework in order:
             work = root / f"{regime}-{framework}-{repeat}"
             flags = flower_flags if framework == "flower" else []
-            stats = summarize(launch(framework, regime, rounds, work, flags), cohort)
+            stats = summarize(launch(corpus, framework, regime, rounds, work, flags), cohort)
             print(f"{regime} {framework} #{repeat}: {stats}", flush=True)
             runs[framework].append(stats)
             weights[framework].append(torch.load(work / "weights.pt"))
@@ -210,7 +213,9 @@ def bench_regime(regime: str, rounds: int, repeats: int, fresh: bool, root: Path
         "cohort": cohort,
         "runs": runs,
         "diff_fedasr_flower": max_abs_diff(weights["fedasr"][0], weights["flower"][0]),
-        "diff_fedasr_flower_exact": exact_check(regime, rounds, flower_flags, root, weights),
+        "diff_fedasr_flower_exact": exact_check(
+            corpus, regime, rounds, flower_flags, root, weights
+        ),
         "diff_fedasr_repeats": max_abs_diff(weights["fedasr"][0], weights["fedasr"][-1]),
         "diff_flower_repeats": max_abs_diff(weights["flower"][0], weights["flower"][-1]),
         "weight_max": [float(w.abs().max()) for w in weights["fedasr"][0]],
@@ -218,13 +223,13 @@ def bench_regime(regime: str, rounds: int, repeats: int, fresh: bool, root: Path
 
 
 def exact_check(
-    regime: str, rounds: int, flags: list[str], root: Path, weights: dict[str, list]
+    corpus: Path, regime: str, rounds: int, flags: list[str], root: Path, weights: dict[str, list]
 ) -> list[float] | None:
     """One more Flower run whose strategy aggregates with fedasr's code: with the same client
     updates it must end bit-identical to fedasr (None: that run failed; see its log)."""
     work = root / f"{regime}-flower-exact"
     try:
-        launch("flower", regime, rounds, work, [*flags, "--exact"])
+        launch(corpus, "flower", regime, rounds, work, [*flags, "--exact"])
     except RuntimeError as err:
         print(f"exactness run failed: {err}", flush=True)
         return None
@@ -284,11 +289,16 @@ def main() -> None:
         "reusing one per actor",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument(
+        "--corpus", type=Path, default=REPO / "corpora" / "default",
+        help="a built corpus; default: corpora/default in this repository",
+    )  # fmt: skip
     parser.add_argument("--child", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--regime", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--exact", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.corpus = args.corpus.resolve()
     if args.child:
         child(args)
         return
@@ -297,7 +307,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_flower_") as tmp:
         for regime in args.regimes:
             rounds = args.rounds or ROUNDS[regime]
-            results.append(bench_regime(regime, rounds, args.repeats, args.flower_fresh, Path(tmp)))
+            result = bench_regime(
+                args.corpus, regime, rounds, args.repeats, args.flower_fresh, Path(tmp)
+            )
+            results.append(result)
             print(markdown(results), flush=True)
             if args.out:  # after every regime: a later failure keeps what is done
                 args.out.write_text(json.dumps(results, indent=1))

@@ -1,9 +1,11 @@
 """Scale: many registered clients, a fixed cohort per round.
 
-    flock /tmp/fedasr-heavy.lock python benchmarks/bench_scale.py
+    python -m benchmarks.bench_scale --corpus CORPUS
 
-Clients come from `partition.scheme=draw`: each of N clients draws 3 utterances of the default
-corpus (3,000 training utterances, so clients share them), one local epoch of one 15-s batch.
+Run it alone on the machine (on a shared one, under its job queue). Clients come from
+`partition.scheme=draw`: each of N clients draws 3 utterances of CORPUS (the default corpus,
+`fedasr data synth --size default`, has 3,000 training utterances, so clients share them), one
+local epoch of one 15-s batch.
 1. Memory: for N = 100, 1,000, 10,000 registered and 50 clients per round, a fresh process
    builds the run and trains `--memory-rounds` rounds; it reports the registry's size, the resident
    set after setup and the peak resident set (ru_maxrss). The peak must not grow with N.
@@ -21,12 +23,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from engine_bench import engine_config, fit_line, load1, loadavg, time_rounds
 
+from benchmarks.engine_bench import (
+    REPO,
+    add_engine_arguments,
+    engine_config,
+    fit_line,
+    load1,
+    loadavg,
+    time_rounds,
+)
 from fedasr.engine.cohort import ClientRegistry
 from fedasr.engine.loop import FederatedRun
 from fedasr.experiment import build_run
@@ -34,13 +45,21 @@ from fedasr.experiment import build_run
 PER_CLIENT = 3
 
 
-def population(run_dir: str, registered: int, cohort: int) -> FederatedRun:
+@dataclass(frozen=True)
+class Bench:
+    corpus: Path
+    overrides: list[str]  # --set
+
+
+def population(bench: Bench, run_dir: str, registered: int, cohort: int) -> FederatedRun:
     config = engine_config(
+        bench.corpus,
         run_dir,
         "partition.scheme=draw",
         f"partition.params={{num_clients: {registered}, per_client: {PER_CLIENT}}}",
         f"rounds.clients_per_round={cohort}",
         "rounds.total=100000",  # never the last round: no final checkpoint inside the timing
+        *bench.overrides,
     )
     return build_run(config, progress=False)
 
@@ -57,13 +76,13 @@ def registry_bytes(registry: ClientRegistry) -> int:
     return arrays + sum(sys.getsizeof(i) + 8 for i in registry.ids)
 
 
-def memory_child(registered: int, cohort: int, rounds: int) -> dict[str, Any]:
+def memory_child(bench: Bench, registered: int, cohort: int, rounds: int) -> dict[str, Any]:
     """Runs in its own process, so that ru_maxrss is this configuration's peak alone."""
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as root:
-        run = population(root, registered, cohort)
+        run = population(bench, root, registered, cohort)
         setup_rss = rss_mb()
-        times = time_rounds(run, "serial", 1, rounds)
+        times = time_rounds(run, rounds)
         return {
             "registered": len(run.parts.registry),
             "registry_kb": registry_bytes(run.parts.registry) / 1024,
@@ -74,23 +93,30 @@ def memory_child(registered: int, cohort: int, rounds: int) -> dict[str, Any]:
         }
 
 
-def memory_rows(sizes: list[int], cohort: int, rounds: int) -> list[dict[str, Any]]:
+def memory_rows(bench: Bench, sizes: list[int], cohort: int, rounds: int) -> list[dict[str, Any]]:
     rows = []
     for registered in sizes:
-        command = [sys.executable, __file__, "--child", str(registered), str(cohort), str(rounds)]
-        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        rows.append(json.loads(out.strip().splitlines()[-1]))
+        command = [sys.executable, "-m", "benchmarks.bench_scale", "--corpus", str(bench.corpus),
+                   "--child", str(registered), str(cohort), str(rounds)]  # fmt: skip
+        if bench.overrides:
+            command += ["--set", *bench.overrides]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"{registered} registered: the child failed\n{done.stderr[-3000:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"  {rows[-1]}", flush=True)
     return rows
 
 
-def cohort_rows(registered: int, cohorts: list[int], rounds: int) -> list[dict[str, Any]]:
+def cohort_rows(
+    bench: Bench, registered: int, cohorts: list[int], rounds: int
+) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as root:
         for cohort in cohorts:
-            run = population(f"{root}/c{cohort}", registered, cohort)
+            run = population(bench, f"{root}/c{cohort}", registered, cohort)
             load = load1()
-            times = time_rounds(run, "serial", 1, rounds)
+            times = time_rounds(run, rounds)
             median = statistics.median(times.steady)
             rows.append({"cohort": cohort, "round_s": median, "rounds": times.steady, "load": load})
             print(f"  cohort {cohort}: {median:.2f} s per round {times.steady}", flush=True)
@@ -126,14 +152,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="per cohort, first = warm-up")
     parser.add_argument("--memory-rounds", type=int, default=2, help="per registered count")
     parser.add_argument("--child", type=int, nargs=3, help=argparse.SUPPRESS)
+    add_engine_arguments(parser)
     args = parser.parse_args()
+    bench = Bench(args.corpus.resolve(), args.set)
     if args.child:
-        print(json.dumps(memory_child(*args.child)))
+        print(json.dumps(memory_child(bench, *args.child)))
         return
     torch.set_num_threads(1)
     print(f"/proc/loadavg at start: {loadavg()}", flush=True)
-    memory = memory_rows(args.registered, args.cohort, args.memory_rounds)
-    cohorts = cohort_rows(max(args.registered), args.cohorts, args.rounds)
+    memory = memory_rows(bench, args.registered, args.cohort, args.memory_rounds)
+    cohorts = cohort_rows(bench, max(args.registered), args.cohorts, args.rounds)
     print_tables(memory, cohorts)
     print(f"/proc/loadavg at end: {loadavg()}")
 

@@ -2,26 +2,32 @@
 either ignored (those clients are never sampled) or pseudo-labelled by the current global model
 (greedy CTC, confidence-filtered). A third arm keeps every transcript (the upper bound).
 
-    python benchmarks/bench_semi_supervised.py --corpus runs/bench_adapt/b \\
+    python -m benchmarks.bench_semi_supervised --corpus runs/bench_adapt/b \\
         --init-from runs/bench_adapt/pretrain/model.safetensors --out runs/bench_semi
 
 Pseudo-labels need a model that is already somewhat right, so the documented run starts from
 bench_adaptation.py's model, trained centrally on the other half of the speakers (a seed model
-trained on labelled data, then federated training with unlabelled clients). Without
---init-from the runs start from scratch.
+trained on labelled data, then federated training with unlabelled clients): its --out holds
+both the clients' half (OUT/b) and that model. Without --init-from the runs start from
+scratch. `--set KEY=VALUE ...` adds config overrides to every run; `--lock PATH` takes turns
+with other heavy jobs on a shared machine (see fl_bench.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fl_bench import REPO, finished, heavy_lock, markdown_table, run_once, spread
-
+from benchmarks.fl_bench import (
+    REPO,
+    add_lock_argument,
+    add_set_argument,
+    finished,
+    heavy_lock,
+    markdown_table,
+    run_once,
+    spread,
+)
 from fedasr.client_data.plan import HIDE_SALT, choose_clients, client_order
 from fedasr.client_data.schema import HideTranscripts
 from fedasr.config import load_config
@@ -55,23 +61,23 @@ def common(args: argparse.Namespace) -> list[str]:
         f"eval.every={args.eval_every}", "eval.splits=[test, heldout]", "eval.max_utterances=null",
         "eval.per_client=true",
         f"executor.workers={args.workers}", "logging.tensorboard=false",
-        "logging.checkpoint_every=10",
+        "logging.checkpoint_every=10", *args.set,
     ]  # fmt: skip
 
 
 def run_all(args: argparse.Namespace) -> dict[str, list[Run]]:
     base = REPO / "configs" / "fedavg.yaml"
     runs: dict[str, list[Run]] = {}
-    for seed in args.seeds:  # one lock per seed: three short runs
+    for seed in args.seeds:  # one turn on the lock per seed: three short runs
         group = {
             label: [*common(args), *extra, f"seed={seed}", f"name=semi{index}-s{seed}",
                     f"run_dir={args.out / f'semi{index}-s{seed}'}"]
             for index, (label, extra) in enumerate(variants(args).items())
         }  # fmt: skip
         todo = [o for o in group.values() if not finished(load_config(base, o))]
-        with heavy_lock() if todo else nullcontext(0.0):
+        with heavy_lock(args.lock if todo else None):
             for label, overrides in group.items():
-                run_dir, _ = run_once(base, overrides, locked=True)
+                run_dir, _ = run_once(base, overrides)
                 runs.setdefault(label, []).append(load_run(run_dir, label))
     return runs
 
@@ -81,9 +87,9 @@ def mean_of(run: Run, key: str) -> float | None:
     return sum(p.value for p in points) / len(points) if points else None
 
 
-def hidden_speakers(corpus: str, seed: int, share: float) -> list[str]:
+def hidden_speakers(corpus: Path, seed: int, share: float) -> list[str]:
     """The clients (speakers) a run with this seed hid, as the run itself chose them."""
-    ids = sorted({u.speaker for u in read_manifest(Path(corpus) / "train.jsonl")})
+    ids = sorted({u.speaker for u in read_manifest(corpus / "train.jsonl")})
     order = client_order(ids, seed, HIDE_SALT)
     return choose_clients(HideTranscripts(share=share), ids, order, set(), "hide")
 
@@ -113,8 +119,15 @@ def summary_row(label: str, members: list[Run], hidden: list[list[str]]) -> list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", default="runs/bench_adapt/b")
-    parser.add_argument("--init-from", default="runs/bench_adapt/pretrain/model.safetensors")
+    parser.add_argument(
+        "--corpus", type=Path, required=True,
+        help="the clients' corpus, e.g. bench_adaptation's OUT/b",
+    )  # fmt: skip
+    parser.add_argument(
+        "--init-from", type=Path, default=None,
+        help="the starting model, e.g. bench_adaptation's OUT/pretrain/model.safetensors; "
+        "default: a seeded initialization",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("runs/bench_semi"))
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--eval-every", type=int, default=5)
@@ -127,6 +140,8 @@ def main() -> None:
         help="one pseudo-label arm per score: confidence, token_confidence",
     )  # fmt: skip
     parser.add_argument("--workers", type=int, default=2)
+    add_set_argument(parser)
+    add_lock_argument(parser)
     args = parser.parse_args()
     runs = run_all(args)
     header = ["clients' data", "final test WER % (the clients' speakers)",

@@ -1,7 +1,7 @@
 """Time `fedasr data synth` end to end (the CLI, as a user runs it); print a markdown row.
 
-    python benchmarks/bench_synth.py --size small --runs 3
-    python benchmarks/bench_synth.py --size default --runs 3
+    python -m benchmarks.bench_synth --size small --runs 3
+    python -m benchmarks.bench_synth --size default --runs 3
 
 Each run builds into a fresh temporary directory. The 1-minute load average is read before
 every run, because the machine may be shared: a busy machine makes the build slower. CPU
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def children_cpu_seconds() -> float:
@@ -29,7 +30,7 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def time_one_build(size: str, vocab: str, out: Path) -> tuple[float, float, float, dict]:
+def time_one_build(size: str, vocab: str, out: Path) -> tuple[float, float, float, dict[str, Any]]:
     """Wall seconds, CPU seconds (all processes of the build), load before, corpus.json."""
     load_before = os.getloadavg()[0]
     command = [sys.executable, "-m", "fedasr", "data", "synth", "--out", str(out)]
@@ -47,7 +48,8 @@ def main() -> None:
     parser.add_argument("--vocab", default="commands")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    times, cpus, loads, info = [], [], [], {}
+    times, cpus, loads = [], [], []
+    info: dict[str, Any] = {}
     for run in range(args.runs):
         out = Path(tempfile.mkdtemp(prefix="fedasr-bench-synth-"))
         try:

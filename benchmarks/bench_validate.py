@@ -1,6 +1,6 @@
 """Validation speed: full decode check with 1..N threads, then the cached verdict.
 
-    python benchmarks/bench_validate.py MANIFEST [--workers 1 2 4]
+    python -m benchmarks.bench_validate MANIFEST [--workers 1 2 4]
 
 Prints seconds, utterances/s and x real time (audio seconds checked per wall second).
 """

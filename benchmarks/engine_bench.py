@@ -1,12 +1,15 @@
 """Shared pieces of the engine benchmarks (bench_overhead, bench_scale, bench_executors): one
-base config with everything that is not training switched off, round timing, the load average.
+base config with everything that is not training switched off, their common arguments (the
+corpus, extra config overrides), round timing through the public API, the load average.
 
-Run each benchmark under the machine's heavy-job lock:
-    flock /tmp/fedasr-heavy.lock python benchmarks/bench_<name>.py
+They time the machine, so run each alone — on a shared machine under its job queue:
+
+    python -m benchmarks.bench_overhead --corpus CORPUS --runs 3
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,16 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from fedasr.config import ExperimentConfig, load_config
-from fedasr.engine.executors import make_executor
 from fedasr.engine.loop import FederatedRun
-from fedasr.experiment import build_run
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO / "corpora" / "default"
 
-# The default corpus, the tiny model, AdamW clients; no evaluation, no TensorBoard, and a
-# checkpoint only after the last round (a run always writes one there).
+# The tiny model, AdamW clients; no evaluation, no TensorBoard, and a checkpoint only after
+# the last round (a run always writes one there).
 ENGINE_BASE = [
-    f"data.corpus={REPO / 'corpora' / 'default'}",
     "data.synth_if_missing=null",
     "model.preset=tiny",
     "client.optimizer=adamw",
@@ -41,8 +42,24 @@ ENGINE_BASE = [
 ]
 
 
-def engine_config(run_dir: str | Path, *overrides: str) -> ExperimentConfig:
-    return load_config(None, [*ENGINE_BASE, f"run_dir={run_dir}", *overrides])
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--corpus and --set, the same for every engine benchmark."""
+    parser.add_argument(
+        "--corpus", type=Path, default=DEFAULT_CORPUS,
+        help="a built corpus (`fedasr data synth --out DIR`; the documented figures use "
+        "`--size default`); default: corpora/default in this repository",
+    )  # fmt: skip
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE",
+        help="config overrides for every run, after the benchmark's own (e.g. a smaller model)",
+    )  # fmt: skip
+
+
+def engine_config(corpus: str | Path, run_dir: str | Path, *overrides: str) -> ExperimentConfig:
+    return load_config(
+        None, [f"data.corpus={Path(corpus).resolve()}", *ENGINE_BASE, f"run_dir={run_dir}",
+               *overrides],
+    )  # fmt: skip
 
 
 def loadavg() -> str:
@@ -64,20 +81,17 @@ class RoundTimes:
         return self.rounds_s[1:] or self.rounds_s
 
 
-def time_rounds(run: FederatedRun, kind: str, workers: int, rounds: int) -> RoundTimes:
-    """Start an executor, run `rounds` rounds through the engine, close it."""
+def time_rounds(run: FederatedRun, rounds: int) -> RoundTimes:
+    """Start the run's executor (its config's `executor.kind` and `workers`), run `rounds`
+    rounds through the engine, close it."""
     started = time.perf_counter()
-    spec = run.parts.worker
-    run.executor = make_executor(kind, spec, workers, run.config.executor.ray_address)
-    startup = time.perf_counter() - started
     times = []
-    try:
+    with run.executing():
+        startup = time.perf_counter() - started
         for r in range(rounds):
             started = time.perf_counter()
             run.run_round(r)
             times.append(time.perf_counter() - started)
-    finally:
-        run.executor.close()
     return RoundTimes(startup, times)
 
 

@@ -1,47 +1,63 @@
 """Shared pieces of the federated-learning benchmarks (bench_dga, bench_adaptation,
-bench_semi_supervised): the shared-machine lock, resumable runs, spread statistics.
+bench_semi_supervised; round_match and weight_displacement use the tables): resumable runs, an
+optional machine lock, spread statistics, Markdown tables.
 
-Every run holds /tmp/fedasr-heavy.lock (the same lock as `flock /tmp/fedasr-heavy.lock CMD`)
-only while it trains, so other heavy jobs on the machine interleave between runs. A run whose
-directory already holds its last round is not run again: a benchmark interrupted half-way
-continues where it stopped.
+A run whose directory already holds its last round is not run again: a benchmark interrupted
+half-way continues where it stopped.
 
-To run a whole benchmark in one turn on the machine, take the lock outside and say so:
-`flock /tmp/fedasr-heavy.lock env FEDASR_HEAVY_LOCK_HELD=1 python benchmarks/...` (the inner
-locks are then skipped, which would otherwise wait for the outer one forever).
+These benchmarks train for an hour or more. On a shared machine run them under its job queue,
+or give `--lock PATH`: each group of runs then holds an exclusive lock on PATH (flock(2)) only
+while it trains, so other jobs that take the same lock (`flock PATH CMD`) interleave between
+the groups.
 """
 
 from __future__ import annotations
 
+import argparse
 import fcntl
-import os
 import statistics
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fedasr.config import ExperimentConfig, load_config
-from fedasr.experiment import run_federated
 from fedasr.engine.rundir import read_metrics
+from fedasr.experiment import run_federated
 
-LOCK = Path("/tmp/fedasr-heavy.lock")
 REPO = Path(__file__).resolve().parents[1]
 
 
+def add_lock_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lock", type=Path, default=None, metavar="PATH",
+        help="hold an exclusive lock on this file while training (shared with `flock PATH "
+        "CMD`), so heavy jobs on a shared machine take turns; default: no lock",
+    )  # fmt: skip
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE",
+        help="more config overrides for every run (a method's own settings still win)",
+    )  # fmt: skip
+
+
 @contextmanager
-def heavy_lock() -> Iterator[float]:
-    """Hold the machine's heavy-job lock; yields the seconds spent waiting for it. With
-    FEDASR_HEAVY_LOCK_HELD=1 a parent process already holds it: nothing to do."""
-    if os.environ.get("FEDASR_HEAVY_LOCK_HELD") == "1":
-        yield 0.0
+def heavy_lock(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (None: nothing to hold)."""
+    if path is None:
+        yield
         return
     started = time.perf_counter()
-    with LOCK.open("a") as handle:
+    with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        waited = time.perf_counter() - started
+        if waited >= 1:
+            print(f"  waited {waited:.0f} s for the lock {path}", flush=True)
         try:
-            yield time.perf_counter() - started
+            yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -55,21 +71,21 @@ def finished(config: ExperimentConfig) -> bool:
 
 
 def run_once(
-    base: Path | None, overrides: Sequence[str], *, locked: bool = False
+    base: Path | None, overrides: Sequence[str], *, lock: Path | None = None
 ) -> tuple[Path, float]:
     """Run (or resume, or skip if complete) one federated experiment; returns its directory
-    and the wall seconds it trained in this call (0 when skipped). `locked`: the caller
-    already holds the heavy-job lock (a group of short runs takes it once)."""
+    and the wall seconds it trained in this call (0 when skipped). `lock`: hold that lock
+    while training (None: the caller holds it for a group of runs, or there is none)."""
     config = load_config(base, list(overrides))
     run_dir = config.resolved_run_dir()
     if finished(config):
         return run_dir, 0.0
     resume = (run_dir / "checkpoints").is_dir()
-    with nullcontext(0.0) if locked else heavy_lock() as waited:
+    with heavy_lock(lock):
         started = time.perf_counter()
         run_federated(config, resume=resume, progress=False)
         seconds = time.perf_counter() - started
-    print(f"  {run_dir}: {seconds:.0f} s (waited {waited:.0f} s for the lock)", flush=True)
+    print(f"  {run_dir}: {seconds:.0f} s", flush=True)
     return run_dir, seconds
 
 

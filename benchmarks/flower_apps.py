@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import torch
-from flower_shared import FedasrAggregate, trainer_for
 from flwr.app import (
     ArrayRecord,
     ConfigRecord,
@@ -25,6 +24,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 from flwr.serverapp.strategy.strategy_utils import sample_nodes
 
+from benchmarks.flower_shared import FedasrAggregate, trainer_for
 from fedasr.models.flat import ParamLayout
 
 CohortFn = Callable[[int], list[int]]  # round index (0-based) -> fedasr client indices

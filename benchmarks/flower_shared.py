@@ -1,14 +1,16 @@
 """What the fedasr and the Flower side of bench_flower share: the regimes, the cohort plan and
 the client trainer a Flower ClientApp calls (no flwr import here).
 
-Both sides train a client with fedasr's own code — `FedAvg.client_update` on a long-lived
-`WorkerContext` — from the same global weights, with the same task (client rows, per-round
-seed, learning rate), so a client's update is the same on both sides; only the engine around
-it (scheduling, transport, aggregation) differs.
+Both sides train a client with fedasr's own code — the algorithm's client half,
+`algorithm.client.update(ctx, task, broadcast)`, on a long-lived worker context — from the same
+global weights, with the same task (client rows, per-round seed, model spec from the server
+half's `spec_for`, learning rate), so a client's update is the same on both sides; only the
+engine around it (scheduling, transport, aggregation) differs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,25 +18,17 @@ from typing import Any
 
 import torch
 
-from fedasr.algorithms.base import (
-    Broadcast,
-    ClientCost,
-    ClientResult,
-    RoundAccumulator,
-    ServerState,
-)
+from fedasr.algorithms.base import Algorithm, Broadcast, ClientCost, ClientResult, RoundAccumulator
 from fedasr.algorithms.registry import build_algorithm
+from fedasr.algorithms.spec import MAIN
 from fedasr.config import ExperimentConfig, load_config
 from fedasr.engine.cohort import ClientRegistry, make_tasks, plan_shards, sample_cohort
-from fedasr.models.flat import ParamLayout
 from fedasr.engine.worker import WorkerContext, WorkerSpec
+from fedasr.models.dims import ConformerDims
 from fedasr.train.schedule import scheduled_lr
-
-CORPUS = "/work/corpora/default"
 
 # Both regimes: the tiny preset, one client per training speaker, FedAvg weighted by examples.
 COMMON = [
-    f"data.corpus={CORPUS}",
     "data.synth_if_missing=null",
     "partition.scheme=speaker",
     "model.preset=tiny",
@@ -62,8 +56,12 @@ REGIMES: dict[str, list[str]] = {
 }
 
 
-def bench_config(regime: str, rounds: int, run_dir: Path, extra: list[str]) -> ExperimentConfig:
-    overrides = COMMON + REGIMES[regime] + [f"rounds.total={rounds}", f"run_dir={run_dir}"]
+def bench_config(
+    corpus: Path, regime: str, rounds: int, run_dir: Path, extra: list[str]
+) -> ExperimentConfig:
+    """The run of a regime; neither side evaluates (`eval.splits=[]`), both use its config."""
+    overrides = [f"data.corpus={corpus}", *COMMON, *REGIMES[regime], "eval.splits=[]",
+                 f"rounds.total={rounds}", f"run_dir={run_dir}"]  # fmt: skip
     return load_config(None, overrides + extra)
 
 
@@ -84,15 +82,16 @@ def client_lr(config: ExperimentConfig, round_index: int) -> float:
 
 
 class FedasrAggregate:
-    """fedasr's aggregation of a round's client weights, for the exactness check: the deltas
-    summed shard by shard in fedasr's shard plan, in float64, then the server optimizer step;
-    given the same client weights it reproduces fedasr's global weights bit for bit."""
+    """fedasr's aggregation of a round's client weights, for the exactness check: each
+    client's delta folded by the client half shard by shard in fedasr's shard plan (float64
+    running sums), the shards merged in order, then the server half's update; given the same
+    client weights it reproduces fedasr's global weights bit for bit (server SGD, lr 1: the
+    server optimizer keeps no state between rounds)."""
 
-    def __init__(self, config: ExperimentConfig, registry: ClientRegistry, layout: ParamLayout):
+    def __init__(self, config: ExperimentConfig, registry: ClientRegistry, dims: ConformerDims):
         self.config = config
         self.registry = registry
-        self.layout = layout
-        self.algorithm = build_algorithm(config)
+        self.algorithm = build_algorithm(config, dims)
 
     def __call__(
         self,
@@ -100,20 +99,21 @@ class FedasrAggregate:
         params: torch.Tensor,
         clients: dict[int, tuple[torch.Tensor, int]],  # client index -> (weights, examples)
     ) -> torch.Tensor:
+        client, server = self.algorithm.client, self.algorithm.server
+        state = server.init({MAIN: params})
+        broadcast = server.broadcast(state, round_index, 0.0)
         tasks = make_tasks(self.registry, sorted(clients), self.config.seed, round_index)
-        total = RoundAccumulator(self.layout.numel)
+        total = RoundAccumulator.for_broadcast(broadcast)
         for shard in plan_shards(tasks, self.config.executor.shards):
-            partial = RoundAccumulator(self.layout.numel)
+            partial = RoundAccumulator.for_broadcast(broadcast)
             for task in shard:
                 weights, examples = clients[task.index]
                 delta = params - weights
                 result = ClientResult(task.client_id, delta, examples, 0, 0.0, ClientCost())
-                self.algorithm.accumulate(partial, result)
+                client.fold(partial, result)
             total.merge(partial)
-        server_optimizer = self.algorithm.server_optimizer
-        server = ServerState(params, server_optimizer.init_state(params))
-        self.algorithm.server_update(server, total)
-        return server.params
+        state, _ = server.update(state, total)
+        return state.main
 
 
 @dataclass
@@ -136,11 +136,16 @@ class TrainerRecipe:
 
 
 class ClientTrainer:
-    """One reused WorkerContext per process (per Ray actor on the Flower side)."""
+    """One reused worker context per process (per Ray actor on the Flower side), driven by
+    the run's algorithm: the server half names the task's model spec, the client half trains
+    the client against the context (fedasr.algorithms.context.ClientContext)."""
 
     def __init__(self, recipe: TrainerRecipe) -> None:
         self.recipe = recipe
         self.worker = WorkerContext(recipe.spec)
+        self.algorithm: Algorithm = build_algorithm(
+            self.worker.config, ConformerDims(**recipe.spec.dims)
+        )
 
     def train(
         self, client_index: int, round_index: int, state: dict[str, Any], lr: float
@@ -148,11 +153,14 @@ class ClientTrainer:
         """Local training of one client from the global weights `state`; returns the client's
         weights (views of the worker's buffer: copy before the next client), its number of
         examples and its training loss per frame."""
-        worker = self.worker
-        params = worker.layout.flatten(state)
-        task = make_tasks(self.recipe.registry, [client_index], self.recipe.seed, round_index)[0]
-        result = worker.algorithm.client_update(worker, task, Broadcast(round_index, params, lr))
-        return worker.layout.views(worker.flat), result.examples, result.loss_per_frame
+        registry, seed = self.recipe.registry, self.recipe.seed
+        task = make_tasks(registry, [client_index], seed, round_index)[0]
+        spec = self.algorithm.server.spec_for(task)
+        task = dataclasses.replace(task, spec=spec)
+        model = self.worker.model(spec)
+        broadcast = Broadcast(round_index, {MAIN: model.layout.flatten(state)}, lr)
+        result = self.algorithm.client.update(self.worker, task, broadcast)
+        return model.layout.views(model.flat), result.examples, result.loss_per_frame
 
 
 _TRAINERS: dict[str, ClientTrainer] = {}

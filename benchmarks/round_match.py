@@ -1,9 +1,9 @@
 """How many rounds a reference run needed to get where other runs ended (the "FedAvg's round"
 columns of docs/benchmarks.md), and when each run first reached given held-out WERs.
 
-    python benchmarks/round_match.py --ref runs/server_ablation/e1-fedavg-adamw \\
+    python -m benchmarks.round_match --ref runs/server_ablation/e1-fedavg-adamw \\
         runs/server_ablation/e1-adam-adamw-s01 runs/server_ablation/e1-yogi-adamw-s01
-    python benchmarks/round_match.py --ref RUN RUN [RUN ...] --wer 30 20 14.6
+    python -m benchmarks.round_match --ref RUN RUN [RUN ...] --wer 30 20 14.6
 
 Per run: final and best held-out WER, the training loss per frame over its last WINDOW rounds
 (mean), the first round at which the reference's WINDOW-round running mean of that loss was as
@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fl_bench import markdown_table
-
+from benchmarks.fl_bench import markdown_table
 from fedasr.report.metrics import Point, best_point, final_point, load_run, rounds_to_reach, series
 
 LOSS = "train_loss_per_frame"
@@ -60,7 +56,13 @@ def row(path: Path, reference: list[Point], targets: list[float]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", type=Path, required=True, help="the reference run (FedAvg)")
-    parser.add_argument("--wer", type=float, nargs="*", default=[], help="held-out WER % targets")
+    parser.add_argument(
+        "--wer",
+        type=float,
+        nargs="*",
+        default=[],
+        help="held-out WER targets in %% (rounds to reach each)",
+    )
     parser.add_argument("runs", type=Path, nargs="+")
     args = parser.parse_args()
     reference = running_mean(series(load_run(args.ref).records, LOSS), WINDOW)

@@ -1,9 +1,9 @@
 """How far a run's final weights moved from its seeded initialization, per coordinate.
 
-    python benchmarks/weight_displacement.py runs/official_fedavg runs/official_fedadam
+    python -m benchmarks.weight_displacement runs/official_fedavg runs/official_fedadam
 
 For each run directory (config.yaml + model.safetensors) the initial weights are rebuilt from
-the run's own config and seed by `fedasr.engine.setup.initial_params` (the engine's own start),
+the run's own config and seed by `fedasr.experiment.setup.initial_params` (the engine's own start),
 and |theta_final - theta_init| is summarized: quantiles over all coordinates, the share above
 0.1 / 0.3, and the median by kind of parameter. Used in docs/benchmarks.md to see whether a
 server optimizer moves the weights too little (steps too small) or too much (noise amplified).
@@ -13,16 +13,12 @@ Runs started from `model.init_from` are measured against that file (the same fun
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fl_bench import markdown_table
-
+from benchmarks.fl_bench import markdown_table
 from fedasr.config import load_config
 from fedasr.experiment.setup import initial_params
 from fedasr.models.factory import model_dims

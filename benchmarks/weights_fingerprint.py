@@ -40,7 +40,12 @@ REPLAY = "server.replay={steps: 2, max_utterances: 20, trainable: [layers.0., ex
 # (arm, CLI command, config, extra overrides)
 ARMS: list[tuple[str, str, str, list[str]]] = [
     ("fedavg", "run", "configs/fedavg.yaml", []),
-    ("fedavg-process", "run", "configs/fedavg.yaml", ["executor.kind=process", "executor.workers=2"]),
+    (
+        "fedavg-process",
+        "run",
+        "configs/fedavg.yaml",
+        ["executor.kind=process", "executor.workers=2"],
+    ),
     ("fedadam", "run", "configs/fedadam.yaml", []),
     ("fedprox", "run", "configs/fedprox.yaml", []),
     ("dga", "run", "configs/dga.yaml", []),
@@ -49,8 +54,8 @@ ARMS: list[tuple[str, str, str, list[str]]] = [
     ("semi_supervised", "run", "configs/semi_supervised.yaml", []),
     ("replay", "run", "configs/fedavg.yaml", [REPLAY]),
     ("smoke", "run", "configs/smoke.yaml", []),
-    ("demo-fedavg", "run", "configs/demo/fedavg.yaml", ["rounds.total=3"]),
-    ("demo-fedadam", "run", "configs/demo/fedadam.yaml", ["rounds.total=3"]),
+    ("demo-fedavg", "run", "src/fedasr/demo/configs/fedavg.yaml", ["rounds.total=3"]),
+    ("demo-dga", "run", "src/fedasr/demo/configs/dga_corrupted.yaml", ["rounds.total=3"]),
     ("centralized", "train", "configs/centralized.yaml", ["central.epochs=2"]),
 ]
 

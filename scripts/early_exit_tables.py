@@ -164,6 +164,11 @@ def main() -> None:
     args = parser.parse_args()
     missing = [path for path in args.runs if not (path / "model.safetensors").is_file()]
     runs = [load_run(path) for path in args.runs if path not in missing]
+    if not runs:
+        raise SystemExit(
+            "no finished run (model.safetensors) among the given directories: nothing to "
+            "tabulate (scripts/early_exit_experiments.sh runs them)"
+        )
     federated = [run for run in runs if not run.centralized]
     print("## WER per exit (%), final evaluation\n\n" + exit_table(runs) + "\n")
     print("## Per device tier\n\n" + tier_table([r for r in federated if r.config.get("devices")]))

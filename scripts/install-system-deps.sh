@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fedasr uses (text-to-speech engines for the embedded corpus,
-# libsndfile for soundfile). Idempotent: does nothing when everything is present.
+# libsndfile for soundfile, python3-venv so that `make` can make a venv from Debian's Python).
+# Idempotent: does nothing when everything is present.
+#   --test                 also installs what `make test` needs: Chromium, in which the HTML
+#                          report is opened headless (tests/report/test_report_browser.py).
 #   FEDASR_EXTRA_VOICES=1  also installs mbrola voices and pico2wave (contrib/non-free;
 #                          their licences forbid commercial use).
 set -euo pipefail
 
-packages=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts libsndfile1)
+packages=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts libsndfile1
+  python3-venv)
+if [ "${1:-}" = "--test" ]; then packages+=(chromium); fi
 extra=(mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1 libttspico-utils)
 
 missing=()

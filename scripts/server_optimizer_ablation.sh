@@ -3,16 +3,21 @@
 # docs/results/dga.md: 30 speaker clients, 4 per round, 2 local epochs, 5-second batches, seed 0,
 # 30 rounds) that separate the server update's gain, its lag (momentum) and its per-coordinate
 # normalization, and vary the client learning rate. Results: docs/benchmarks.md, "Why server
-# Adam loses here". About 90 s per 30-round run on 2 cores (the 2-step runs: 2-9 min); each run
-# holds the heavy-job lock. The last fifteen runs (e1-*) use the shape of configs/fedavg.yaml
-# instead: 8 clients a round, 1 local epoch, 40 rounds.
+# Adam loses here". About 90 s per 30-round run on 2 cores (the 2-step runs: 2-9 min). The last
+# fifteen runs (e1-*) use the shape of configs/fedavg.yaml instead: 8 clients a round, 1 local
+# epoch, 40 rounds.
 #
 #   bash scripts/server_optimizer_ablation.sh [OUT]        (default OUT: runs/server_ablation)
 #   ONLY=sgd-lr2 bash scripts/server_optimizer_ablation.sh  (one run, by name)
+#   CORPUS=DIR ...   the digits corpus (default corpora/digits, built there if missing)
+#   QUEUE=CMD ...    on a shared machine, a command that runs its arguments in turn with other
+#                    heavy jobs (the machine's job queue, or e.g. QUEUE="flock PATH"); each run
+#                    goes through it. Empty (the default): runs start directly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/server_ablation}
 CORPUS=${CORPUS:-corpora/digits}
+QUEUE=${QUEUE:-}
 [ -f "$CORPUS/train.jsonl" ] || fedasr data synth --out "$CORPUS" --size small --vocab digits
 BASE=(configs/fedavg.yaml seed=0 "data.corpus=$CORPUS" rounds.total=30 eval.every=2
       "eval.splits=[heldout]" eval.max_utterances=null logging.tensorboard=false
@@ -23,7 +28,7 @@ run() {
     [ -n "${ONLY:-}" ] && [ "$name" != "$ONLY" ] && return
     [ -f "$OUT/$name/model.safetensors" ] && return
     echo "$(date -u +%T) $name"
-    flock /tmp/fedasr-heavy.lock fedasr run "${BASE[@]}" -q "name=$name" "run_dir=$OUT/$name" "$@"
+    $QUEUE fedasr run "${BASE[@]}" -q "name=$name" "run_dir=$OUT/$name" "$@"
 }
 # the server update's gain and lag, no normalization
 run fedavg             server.optimizer=sgd server.lr=1.0
@@ -75,4 +80,4 @@ COS=(server.lr_schedule.kind=cosine server.lr_schedule.min_lr=0.001)
 run e1-adam-adamw-s01       "${S[@]}" server.optimizer=adam server.lr=0.01 server.tau=0.001
 run e1-adam-adamw-s01-cos   "${S[@]}" server.optimizer=adam server.lr=0.01 server.tau=0.001 "${COS[@]}"
 run e1-adam-adamw-s01-w5cos "${S[@]}" server.optimizer=adam server.lr=0.01 server.tau=0.001 "${COS[@]}" server.lr_schedule.warmup=5
-if [ -z "${ONLY:-}" ]; then python benchmarks/weight_displacement.py "$OUT"/*/; fi
+if [ -z "${ONLY:-}" ]; then python -m benchmarks.weight_displacement "$OUT"/*/; fi

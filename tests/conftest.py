@@ -5,6 +5,7 @@ Every test writes caches under a per-session temp dir (FEDASR_CACHE), never ~/.c
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,12 @@ def mini_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def tiny_model() -> list[str]:
+    """The overrides of TINY_MODEL, for tests that pass them on a command line."""
+    return list(TINY_MODEL)
+
+
+@pytest.fixture
 def tiny_config(mini_corpus: Path, tmp_path: Path) -> Callable[..., ExperimentConfig]:
     """Build a tiny federated experiment on the mini corpus; extra key=value overrides win."""
 
@@ -69,3 +76,20 @@ def tiny_config(mini_corpus: Path, tmp_path: Path) -> Callable[..., ExperimentCo
         return load_config(None, [*base, *overrides])
 
     return make
+
+
+# CI (FEDASR_NO_SKIPS=1) must run every test it selects: a skip there means a missing install
+# step (an extra, a Debian package), which would otherwise pass unnoticed.
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = terminalreporter.stats.get("skipped", [])
+    if os.environ.get("FEDASR_NO_SKIPS") == "1" and skipped:
+        terminalreporter.write_line(
+            f"FEDASR_NO_SKIPS=1: {len(skipped)} test(s) skipped; each must run here", red=True
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if os.environ.get("FEDASR_NO_SKIPS") == "1" and skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

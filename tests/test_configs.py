@@ -9,14 +9,18 @@ import pytest
 from fedasr.config import load_config
 from fedasr.errors import ConfigError
 
-CONFIGS = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))
+ROOT = Path(__file__).parents[1]
+# configs/ and the demo's, which ship inside the package
+CONFIGS = sorted(
+    [*(ROOT / "configs").rglob("*.yaml"), *(ROOT / "src/fedasr/demo/configs").glob("*.yaml")]
+)
 
 
 def test_there_are_shipped_configs() -> None:
     assert len(CONFIGS) >= 5
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(p.parents[1])))
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_config_is_valid(path: Path) -> None:
     config = load_config(path)
     assert config.name and config.resolved_run_dir()

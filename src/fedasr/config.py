@@ -23,6 +23,7 @@ from pydantic import (
 
 from fedasr.client_data.schema import CorruptGroup, HideTranscripts, PseudoLabelSection
 from fedasr.devices.schema import DevicesSection
+from fedasr.engine.fault_schema import FaultsSection
 from fedasr.errors import ConfigError
 from fedasr.server.schema import ReplaySection, StallDecaySection
 
@@ -170,6 +171,8 @@ class RoundsSection(Section):
     clients_per_round: int = Field(8, ge=1)
     min_clients: int = Field(1, ge=1)
     max_retries: int = Field(3, ge=0)
+    # a run stops with an error once this many rounds in a row were skipped (None: never)
+    stop_after_skipped: int | None = Field(5, ge=1)
     # Safety cap in wall-clock minutes: stop (after a final evaluation) once exceeded. Results
     # then depend on the machine's speed; `total` is the reproducible control.
     time_budget_min: float | None = Field(None, gt=0)
@@ -216,7 +219,7 @@ class CentralSection(Section):
 
 class ExperimentConfig(Section):
     name: str = "experiment"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     run_dir: str = "runs/{name}"
     data: DataSection = Field(default_factory=DataSection)
     partition: PartitionSection = Field(default_factory=PartitionSection)
@@ -230,6 +233,7 @@ class ExperimentConfig(Section):
     logging: LoggingSection = Field(default_factory=LoggingSection)
     central: CentralSection = Field(default_factory=CentralSection)
     devices: DevicesSection = Field(default_factory=DevicesSection)
+    faults: FaultsSection = Field(default_factory=FaultsSection)  # rehearse failures
 
     @field_validator("run_dir")
     @classmethod

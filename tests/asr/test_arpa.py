@@ -115,6 +115,7 @@ def test_fixture_transcripts_and_bad_input(tmp_path: Path) -> None:
         write_arpa(["", None, " ... "], 3, tmp_path / "x.arpa")
 
 
+@pytest.mark.lm
 def test_kenlm_reads_it_and_agrees(tmp_path: Path) -> None:
     kenlm = pytest.importorskip("kenlm", reason="KenLM is in the optional `lm` extra")
     path = write_arpa(random_texts(300, seed=11), 3, tmp_path / "lm.arpa")

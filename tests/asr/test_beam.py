@@ -51,6 +51,7 @@ def test_beam_config_checks_width_and_lm_path(tmp_path: Path) -> None:
         BeamConfig(lm=tmp_path / "missing.arpa")
 
 
+@pytest.mark.lm
 def test_beam_agrees_with_greedy_on_confident_outputs() -> None:
     pytest.importorskip("pyctcdecode", reason=NEEDS_EXTRA)
     paths = [[*ids("turn on"), _], [_, *ids("the"), _, _], ids("a|b")]
@@ -60,6 +61,7 @@ def test_beam_agrees_with_greedy_on_confident_outputs() -> None:
     assert beam(log_probs, lengths) == ["turn on", "the", "a b"]
 
 
+@pytest.mark.lm
 def test_beam_sums_paths_that_greedy_decoding_cannot() -> None:
     """Two frames of P(blank) = 0.6, P('a') = 0.4: the best path is blank-blank (0.36), but the
     label "a" has three paths (0.16 + 0.24 + 0.24 = 0.64)."""
@@ -80,6 +82,7 @@ def ambiguous_cat() -> tuple[torch.Tensor, torch.Tensor]:
     return log_probs, torch.tensor([log_probs.shape[1]])
 
 
+@pytest.mark.lm
 def test_a_language_model_resolves_an_acoustic_ambiguity(tmp_path: Path) -> None:
     pytest.importorskip("pyctcdecode", reason=NEEDS_EXTRA)
     pytest.importorskip("kenlm", reason=NEEDS_EXTRA)
@@ -94,6 +97,7 @@ def test_a_language_model_resolves_an_acoustic_ambiguity(tmp_path: Path) -> None
     assert "LM lm.arpa" in with_lm.describe()
 
 
+@pytest.mark.lm
 def test_bpe_beam_decodes_like_the_tokenizer(tmp_path: Path) -> None:
     pytest.importorskip("pyctcdecode", reason=NEEDS_EXTRA)
     texts = [str(u.text) for u in read_manifest(MINI / "train.jsonl")]

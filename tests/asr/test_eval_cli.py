@@ -53,6 +53,7 @@ def test_beam_without_the_extra_says_how_to_install_it(
     assert "pip install -e '.[lm]'" in out
 
 
+@pytest.mark.lm
 def test_data_lm_then_eval_with_beam_and_lm(model_file: Path, tmp_path: Path) -> None:
     arpa = tmp_path / "lm.arpa"
     code, out = run("data", "lm", MINI / "train.jsonl", arpa, "--order", 2)

@@ -125,13 +125,13 @@ def test_draw_builds_a_population_larger_than_the_corpus() -> None:
     assert all(len(set(ids)) == 3 for ids in clients.values())
     assert clients == partition(utts, "draw", seed=0, num_clients=1000, per_client=3)
     assert clients != draw(utts, num_clients=1000, per_client=3, seed=1)
-    with pytest.raises(ConfigError, match=r"partition\.per_client"):
+    with pytest.raises(ConfigError, match=r"partition\.params\.per_client"):
         draw(utts, num_clients=10, per_client=21)
 
 
 def test_bad_parameters_name_the_key() -> None:
     utts = corpus()
-    with pytest.raises(ConfigError, match=r"partition\.p"):
+    with pytest.raises(ConfigError, match=r"partition\.params\.p"):
         noniid_knob(utts, 1.5)
     with pytest.raises(ConfigError, match=r"partition\.scheme"):
         partition(utts, "random")

@@ -80,8 +80,16 @@ def test_cli_builds_digits_with_one_engine(tmp_path: Path) -> None:
     texts = [u.text for u in read_manifest(out / "train.jsonl")]
     digits = {number_words(d) for d in range(10)}
     assert texts and all(set(text.split()) <= digits for text in texts)
+    before = (out / "train.jsonl").read_bytes()
+    (out / "notes.txt").write_text("mine")
+    # a corpus is never replaced unless asked; asked, only the corpus's own files are
     rerun = CliRunner().invoke(app, [*args, "--engines", "flite", "--workers", "1"])
-    assert rerun.exit_code == 0, rerun.output  # rebuilding over a corpus replaces it
+    assert rerun.exit_code == 2 and "--overwrite" in rerun.output
+    assert (out / "train.jsonl").read_bytes() == before
+    rerun = CliRunner().invoke(app, [*args, "--engines", "flite", "--workers", "1", "--overwrite"])
+    assert rerun.exit_code == 0, rerun.output
+    assert (out / "notes.txt").read_text() == "mine" and (out / "corpus.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries left
 
 
 def test_missing_engine_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,29 +78,30 @@ def test_a_raising_client_is_left_out_and_the_run_goes_on(tiny_config, monkeypat
 
 def test_a_round_below_min_clients_is_retried_then_skipped(tiny_config) -> None:  # type: ignore[no-untyped-def]
     # A timeout no client can meet: every attempt fails, each round is skipped, the run ends.
+    # A run that trained nothing fails (RunFailedError), with every round recorded.
+    from fedasr.engine.outcomes import RunFailedError
+
     config = tiny_config("client.timeout_s=1e-9", "rounds.min_clients=2", "rounds.max_retries=1")
     run = build_run(config, progress=False)
     start = run.server.main.clone()
-    run.execute()
+    with pytest.raises(RunFailedError, match="no round trained the model"):
+        run.execute()
     metrics = read_metrics(config.resolved_run_dir())
     assert [m["aggregated"] for m in metrics] == [False, False]
     assert all(m["clients"]["attempts"] == 2 for m in metrics)
+    assert all(m["clients"]["timed_out"] == m["clients"]["sampled"] == 6 for m in metrics)
     assert torch.equal(start, run.server.main)
+    assert not (config.resolved_run_dir() / "model.safetensors").exists()
 
 
 def test_a_dead_worker_process_is_replaced(tiny_config) -> None:  # type: ignore[no-untyped-def]
     config = tiny_config("executor.kind=process", "executor.workers=2", "rounds.total=2")
     run = build_run(config, progress=False)
-    from fedasr.engine.executors import make_executor
-
-    run.executor = make_executor("process", run.parts.worker, 2)
-    try:
+    with run.executing():
         run.run_round(0)
-        run.executor._slots[0].process.kill()  # type: ignore[attr-defined]
-        run.executor._slots[0].process.join()  # type: ignore[attr-defined]
+        run.executor._slots[0].process.kill()  # type: ignore[union-attr]
+        run.executor._slots[0].process.join()  # type: ignore[union-attr]
         record = run.run_round(1)
-    finally:
-        run.executor.close()
     assert record["aggregated"] and record["clients"]["failed"] == 0
 
 

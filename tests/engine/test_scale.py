@@ -9,7 +9,6 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from fedasr.engine.executors import make_executor
 from fedasr.experiment import build_run
 from fedasr.experiment.setup import build_registry
 
@@ -53,12 +52,9 @@ def test_registering_a_client_costs_a_few_bytes(tiny_config, tmp_path) -> None: 
 
 def round_peak(tiny_config: Callable[..., Any], clients: int, path: str) -> int:
     run = build_run(population(tiny_config, clients, path), progress=False)
-    run.executor = make_executor("serial", run.parts.worker, 1)
-    try:
+    with run.executing():
         run.run_round(0)  # the worker is built in the first round
         _, _, peak = traced(lambda: run.run_round(1))
-    finally:
-        run.executor.close()
     return peak
 
 

@@ -10,7 +10,6 @@ import torch
 
 from fedasr.algorithms.base import ServerState
 from fedasr.algorithms.spec import MAIN
-from fedasr.engine.executors import make_executor
 from fedasr.engine.rundir import read_metrics
 from fedasr.experiment import build_run
 from fedasr.server.schema import StallDecaySection
@@ -101,9 +100,9 @@ def test_fallback_fires_inside_the_loop(tiny_config, monkeypatch) -> None:  # ty
     monkeypatch.setattr(
         run.evaluators.by_set[MAIN], "evaluate", lambda params: ({METRIC: next(fake)}, {})
     )
-    run.executor = make_executor("serial", run.parts.worker, 1)
-    run.run_round(0)
-    after_first = run.server.main.clone()
-    record = run.run_round(1)  # 0.7 > 0.5: back to the model after round 1
-    assert record["fell_back"] and torch.equal(run.server.main, after_first)
-    assert not run.run_round(2)["fell_back"]
+    with run.executing():
+        run.run_round(0)
+        after_first = run.server.main.clone()
+        record = run.run_round(1)  # 0.7 > 0.5: back to the model after round 1
+        assert record["fell_back"] and torch.equal(run.server.main, after_first)
+        assert not run.run_round(2)["fell_back"]

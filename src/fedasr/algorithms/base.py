@@ -113,6 +113,7 @@ class ClientReport:
     log_weight: float = -math.inf
     depth: int | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    failure: str | None = None  # error | crash | timeout | nonfinite (engine/outcomes.py)
 
 
 @dataclass

@@ -28,6 +28,9 @@ ExtraOpt = Annotated[
     typer.Option(help="Add mbrola and pico2wave voices (Debian contrib/non-free; non-commercial)."),
 ]
 NoiseOpt = Annotated[bool, typer.Option(help="Add faint white/pink noise (-55..-45 dBFS).")]
+OverwriteOpt = Annotated[
+    bool, typer.Option(help="Replace the fedasr corpus already in OUT (its audio and manifests).")
+]
 BackendOpt = Annotated[
     str,
     typer.Option(help="espeak through: auto, binary (espeak-ng), or lib (espeakng-loader)."),
@@ -45,6 +48,7 @@ def synth_command(
     extra_voices: ExtraOpt = False,
     noise: NoiseOpt = True,
     espeak_backend: BackendOpt = "auto",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Synthesize train/test/held-out speakers into OUT (manifests, FLAC audio, corpus.json)."""
     config = SynthConfig(
@@ -72,5 +76,5 @@ def synth_command(
                 progress.refresh()
                 last_refresh[0] = time.monotonic()
 
-        built = build_corpus(config, progress=advance)
+        built = build_corpus(config, progress=advance, overwrite=overwrite)
     Console().print(summary_table(built))

@@ -17,7 +17,8 @@ err_console = Console(stderr=True)
 
 
 def user_errors(func: F) -> F:
-    """Print FedasrError as `error: ...` and exit 2 instead of a traceback."""
+    """Print FedasrError as `error: ...` and exit with its `exit_code` (2 unless it says
+    otherwise: a run that trained nothing exits 3) instead of a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -28,6 +29,6 @@ def user_errors(func: F) -> F:
             err_console.print(
                 f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
             )
-            raise typer.Exit(2) from err
+            raise typer.Exit(getattr(err, "exit_code", 2)) from err
 
     return wrapper  # type: ignore[return-value]

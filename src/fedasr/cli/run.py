@@ -44,14 +44,35 @@ def run_command(
     setup_logging()
     if resume is not None:
         if config is not None and "=" in str(config):  # `--resume DIR k=v`: config is an override
-            overrides = [str(config), *(overrides or [])]
-        config = resume / "config.yaml"
-        if not config.is_file():
-            raise ConfigError(f"--resume {resume}: no config.yaml there; is it a run directory?")
+            overrides, config = [str(config), *(overrides or [])], None
+        config, overrides = resume_arguments(resume, config, overrides or [])
     experiment = load_config(config, overrides)
     summary = run_federated(experiment, resume=resume is not None, progress=not quiet)
     console.print(f"run finished after {summary.rounds} rounds -> {summary.run_dir}")
     _print_final(summary.final)
+
+
+def resume_arguments(
+    run_dir: Path, config: Path | None, overrides: list[str]
+) -> tuple[Path, list[str]]:
+    """`--resume DIR [k=v ...]`: DIR's config.yaml with the overrides, and the run stays in
+    DIR — wherever it was first started, or moved since (the run_dir it records is not used)."""
+    if config is not None:
+        raise ConfigError(
+            f"--resume {run_dir}: a resumed run uses {run_dir / 'config.yaml'}; drop {config} "
+            "(key=value overrides are accepted)"
+        )
+    stored = run_dir / "config.yaml"
+    if not stored.is_file():
+        raise ConfigError(f"--resume {run_dir}: no config.yaml there; is it a run directory?")
+    for text in overrides:
+        if text.split("=", 1)[0].strip() == "run_dir":
+            raise ConfigError(
+                f"--resume {run_dir}: override {text!r} would move the run; accepted: none "
+                f"(the run continues in {run_dir}; move the directory itself to move it)"
+            )
+    literal = str(run_dir).replace("{", "{{").replace("}", "}}")  # run_dir is a format string
+    return stored, [*overrides, f"run_dir={literal}"]
 
 
 @user_errors
@@ -163,20 +184,3 @@ def _beam_decoder(
 
     config = BeamConfig(width=width or DEFAULT_WIDTH, lm=lm, alpha=alpha, beta=beta)
     return BeamDecoder(tokenizer, config)
-
-
-@user_errors
-def demo_command(
-    minutes: Annotated[float, typer.Option(help="Wall-clock budget for the whole demo.")] = 10.0,
-    out: Annotated[Path, typer.Option(help="Where the three runs and the report go.")] = Path(
-        "runs/demo"
-    ),
-    quiet: QuietOpt = False,
-) -> None:
-    """The main job: build the embedded corpus if missing, train the centralized baseline,
-    FedAvg and FedAdam on speaker clients, and write an HTML report comparing them."""
-    from fedasr.demo import run_demo
-
-    setup_logging()
-    result = run_demo(minutes, out, progress=not quiet)
-    console.print(f"demo finished in {result.seconds / 60:.1f} min; report: {result.report}")

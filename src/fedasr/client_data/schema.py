@@ -30,8 +30,9 @@ class CorruptGroup(ClientChoice):
     """Clients of poor quality. Features are cached as log-mel, so every corruption is applied
     at batch time, identically every round, seeded by (seed, client, utterance)."""
 
-    # Noise added in the mel-power domain at this SNR relative to the utterance's mean power.
-    noise_snr_db: float | None = None
+    # Noise added in the mel-power domain at this SNR relative to the utterance's mean power
+    # (-30 dB: noise 1000x the speech; beyond 100 dB it changes nothing).
+    noise_snr_db: float | None = Field(None, ge=-30, le=100)
     # Tempo change: the feature sequence resampled along time (1.2 = 20 % faster speech).
     speed: float | None = Field(None, gt=0.2, le=5)
     # Wrong transcripts: "shuffle" swaps them among the client's own utterances,

@@ -74,15 +74,30 @@ def feature_config(section: DataSection) -> FeatureConfig:
 
 
 def ensure_corpus(section: DataSection) -> Path:
-    """The corpus directory; the embedded corpus is synthesized first if it is missing."""
+    """The corpus directory; the embedded corpus is synthesized first if the directory is
+    missing or empty. A directory that holds anything is never synthesized into: a manifest
+    name that is not there is an error naming the key (a typo must not rebuild a corpus)."""
     corpus = Path(section.corpus)
     if (corpus / section.train).is_file():
         return corpus
+    if corpus.is_dir() and any(corpus.iterdir()):
+        found = sorted(path.name for path in corpus.glob("*.jsonl")) or ["none"]
+        raise ConfigError(
+            f"data.train: got {section.train!r} but {corpus} has no such file; manifests there: "
+            f"{', '.join(found)} (data.train is relative to data.corpus)"
+        )
     if section.synth_if_missing is None:
         raise ConfigError(
             f"data.corpus: {corpus / section.train} does not exist (and data.synth_if_missing "
             "is off); build one with `fedasr data synth --out DIR` or import yours"
         )
+    for split in SPLITS:
+        if getattr(section, split) != f"{split}.jsonl":
+            raise ConfigError(
+                f"data.{split}: got {getattr(section, split)!r} but the corpus "
+                f"data.synth_if_missing would build in {corpus} names it {split}.jsonl; "
+                f"accepted: {split}.jsonl, or data.synth_if_missing=null with your own corpus"
+            )
     from fedasr.data.synth.corpus import SynthConfig, build_corpus
 
     synth = section.synth_if_missing

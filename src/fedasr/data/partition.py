@@ -30,14 +30,14 @@ def by_meta(utts: Sequence[Utterance], key: str = "engine", seed: int = 0) -> Pa
     for utt in utts:
         value = getattr(utt, key, None) if key in ("speaker", "language") else utt.meta.get(key)
         if value is None:
-            raise ConfigError(f"partition.key: utterance {utt.id} has no {key!r}")
+            raise ConfigError(f"partition.params.key: utterance {utt.id} has no {key!r}")
         groups[str(value)].append(utt.id)
     return {client: groups[client] for client in sorted(groups)}
 
 
 def iid(utts: Sequence[Utterance], num_clients: int, seed: int = 0) -> Partition:
     """Shuffle everything and deal it into equal-sized clients."""
-    _require_positive("partition.num_clients", num_clients)
+    _require_positive("partition.params.num_clients", num_clients)
     order = np.random.default_rng(seed).permutation(len(utts))
     return _ordered(
         {f"client{c:05d}": [utts[i].id for i in order[c::num_clients]] for c in range(num_clients)},
@@ -53,7 +53,7 @@ def noniid_knob(utts: Sequence[Utterance], p: float, seed: int = 0) -> Partition
     p=1 draws every client from the pooled distribution of all speakers (IID).
     """
     if not 0.0 <= p <= 1.0:
-        raise ConfigError(f"partition.p: got {p}; accepted: a number in [0, 1]")
+        raise ConfigError(f"partition.params.p: got {p}; accepted: a number in [0, 1]")
     rng = np.random.default_rng(seed)
     own: Partition = {}
     pool: list[str] = []
@@ -73,7 +73,7 @@ def noniid_knob(utts: Sequence[Utterance], p: float, seed: int = 0) -> Partition
 
 def k_speakers(utts: Sequence[Utterance], k: int, seed: int = 0) -> Partition:
     """Merge k randomly grouped speakers into each client (the last client may hold fewer)."""
-    _require_positive("partition.k", k)
+    _require_positive("partition.params.k", k)
     speakers = by_speaker(utts)
     names = [list(speakers)[i] for i in np.random.default_rng(seed).permutation(len(speakers))]
     clients = {
@@ -88,9 +88,9 @@ def dirichlet(
 ) -> Partition:
     """Speakers play the role of labels: each speaker's utterances are split over the clients
     with proportions drawn from Dir(alpha). Small alpha: each client sees few speakers."""
-    _require_positive("partition.num_clients", num_clients)
+    _require_positive("partition.params.num_clients", num_clients)
     if alpha <= 0:
-        raise ConfigError(f"partition.alpha: got {alpha}; accepted: a number > 0")
+        raise ConfigError(f"partition.params.alpha: got {alpha}; accepted: a number > 0")
     rng = np.random.default_rng(seed)
     clients: dict[str, list[str]] = {f"client{c:05d}": [] for c in range(num_clients)}
     names = list(clients)
@@ -108,9 +108,9 @@ def size_skew(
 ) -> Partition:
     """IID content, power-law sizes: client of rank r gets a share proportional to r^-exponent
     (at least one utterance each)."""
-    _require_positive("partition.num_clients", num_clients)
+    _require_positive("partition.params.num_clients", num_clients)
     if num_clients > len(utts):
-        raise ConfigError(f"partition.num_clients: {num_clients} > {len(utts)} utterances")
+        raise ConfigError(f"partition.params.num_clients: {num_clients} > {len(utts)} utterances")
     rng = np.random.default_rng(seed)
     shares = np.arange(1, num_clients + 1, dtype=float) ** -exponent
     sizes = 1 + np.floor(shares / shares.sum() * (len(utts) - num_clients)).astype(int)
@@ -129,10 +129,10 @@ def size_skew(
 def draw(utts: Sequence[Utterance], num_clients: int, per_client: int, seed: int = 0) -> Partition:
     """A population larger than the corpus (scale simulations): every client draws
     `per_client` distinct utterances at random; different clients may share utterances."""
-    _require_positive("partition.num_clients", num_clients)
-    _require_positive("partition.per_client", per_client)
+    _require_positive("partition.params.num_clients", num_clients)
+    _require_positive("partition.params.per_client", per_client)
     if per_client > len(utts):
-        raise ConfigError(f"partition.per_client: {per_client} > {len(utts)} utterances")
+        raise ConfigError(f"partition.params.per_client: {per_client} > {len(utts)} utterances")
     rng = np.random.default_rng(seed)
     clients = {
         f"client{c:05d}": [utts[i].id for i in rng.choice(len(utts), per_client, replace=False)]
@@ -176,7 +176,21 @@ def partition(utts: Sequence[Utterance], scheme: str, seed: int = 0, **params: A
             f"partition: {scheme!r} does not take {', '.join(sorted(unknown))}; "
             f"it takes: {', '.join(sorted(accepted)) or 'nothing'}"
         )
+    required = [name for name in _required_params(func) if name not in params]
+    if required:
+        raise ConfigError(
+            f"partition.params.{required[0]}: partition.scheme={scheme} needs it "
+            f"(needs: {', '.join(_required_params(func))}), e.g. "
+            f"partition.params.{required[0]}=8"
+        )
     return func(utts, seed=seed, **params)
+
+
+def _required_params(func: Callable[..., Partition]) -> list[str]:
+    """Parameters without a default, besides the utterances."""
+    names = func.__code__.co_varnames[1 : func.__code__.co_argcount]
+    defaults = len(func.__defaults__ or ())
+    return list(names[: len(names) - defaults])
 
 
 def summary(clients: Partition, utts: Sequence[Utterance]) -> dict[str, tuple[float, float, float]]:

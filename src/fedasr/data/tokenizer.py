@@ -11,6 +11,7 @@ from typing import Protocol
 
 from fedasr.data.text import normalize_text
 from fedasr.errors import ConfigError
+from fedasr.fsutil import atomic_write_bytes, atomic_write_text
 
 BLANK = 0
 WORD_SEP = "|"  # the character tokenizer spells the space as its own symbol
@@ -63,8 +64,7 @@ class CharTokenizer:
 
     def save(self, directory: str | Path) -> Path:
         path = Path(directory) / "tokenizer.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"kind": "char", "alphabet": self.alphabet}))
+        atomic_write_text(path, json.dumps({"kind": "char", "alphabet": self.alphabet}))
         return path
 
 
@@ -104,8 +104,8 @@ class BPETokenizer:
         directory.mkdir(parents=True, exist_ok=True)
         target = directory / "tokenizer.model"
         if target.resolve() != self.model_path.resolve():
-            target.write_bytes(self.model_path.read_bytes())
-        (directory / "tokenizer.json").write_text(json.dumps({"kind": "bpe"}))
+            atomic_write_bytes(target, self.model_path.read_bytes())
+        atomic_write_text(directory / "tokenizer.json", json.dumps({"kind": "bpe"}))
         return directory / "tokenizer.json"
 
 

@@ -25,13 +25,14 @@ import torch
 
 from fedasr.algorithms.base import Algorithm, RoundAccumulator
 from fedasr.algorithms.spec import MAIN
-from fedasr.config import ExperimentConfig
+from fedasr.config import ExperimentConfig, RoundsSection
 from fedasr.data.bundle import DataBundle
 from fedasr.engine.cohort import ClientRegistry, make_tasks, plan_shards, sample_cohort
 from fedasr.engine.cost import round_costs
 from fedasr.engine.evaluation import SetEvaluators
 from fedasr.engine.executors import Executor, make_executor
 from fedasr.engine.export import export_sets
+from fedasr.engine.outcomes import RunFailedError, no_progress_reason, stall_reason, stalled
 from fedasr.engine.plugins import Change, Plateau, Plugin, Progress
 from fedasr.engine.progress import RoundProgress
 from fedasr.engine.records import all_reports, round_record
@@ -129,7 +130,9 @@ class FederatedRun:
                 if self.on_round is not None and self.on_round(record):
                     log.info("stopped by the caller after round %d", self.state.round)
                     self.state.stop = "caller"
-        self._export("model")
+            if self.state.rounds_aggregated == 0:  # a run that trained nothing fails
+                raise RunFailedError(no_progress_reason(self.state.round, record, self.rounds))
+            self._export("model")  # inside: the run directory stays locked until it is written
         state = self.state
         return RunSummary(self.run.path, state.round, state.best_metric, state.best_round, record)
 
@@ -139,6 +142,7 @@ class FederatedRun:
         lr = self.client_lr(r)
         # 2. sample a cohort, train it, fold its results (a fresh cohort below min_clients)
         acc, attempts = self._train_cohort(r, lr)
+        self._count_skips(acc is not None)
         # 3. the server half turns the round's aggregate into the next server state
         server_metrics: dict[str, Any] = {}
         if acc is not None:
@@ -169,9 +173,20 @@ class FederatedRun:
         record["wall_s"] = time.perf_counter() - started
         record["cumulative"]["wall_s"] = self.state.wall_s
         self.run.log(record, step=r + 1)
-        if self._checkpoint_due(r):
+        stall = stalled(self.state.skipped_in_a_row, self.rounds.stop_after_skipped)
+        if self._checkpoint_due(r) or stall:
             self._checkpoint()
+        if stall:  # the checkpoint is kept: fix the cause and --resume
+            raise RunFailedError(stall_reason(r + 1, record, self.rounds))
         return record
+
+    @property
+    def rounds(self) -> RoundsSection:
+        return self.config.rounds
+
+    def _count_skips(self, aggregated: bool) -> None:
+        self.state.rounds_aggregated += aggregated
+        self.state.skipped_in_a_row = 0 if aggregated else self.state.skipped_in_a_row + 1
 
     def client_lr(self, r: int) -> float:
         client = self.config.client

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from fedasr.algorithms.base import Broadcast, ClientHalf, ClientTask, RoundAccumulator
+from fedasr.engine.faults import mark_disposable_process
 from fedasr.engine.shards import run_shard
 from fedasr.engine.worker import WorkerContext, WorkerSpec
 
@@ -84,6 +85,7 @@ def shared_path_problem(spec: WorkerSpec) -> str | None:
 
 class ShardActor:
     def __init__(self, spec: WorkerSpec) -> None:
+        mark_disposable_process()  # a `kill` fault kills this actor's process
         self.spec = spec
         self.worker: WorkerContext | None = None
         self.error = shared_path_problem(spec)

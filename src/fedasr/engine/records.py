@@ -9,6 +9,7 @@ import numpy as np
 
 from fedasr.algorithms.base import ClientReport, RoundAccumulator
 from fedasr.engine.cost import CostTotals
+from fedasr.engine.outcomes import failure_entries, round_outcome
 
 
 def all_reports(attempts: Sequence[RoundAccumulator]) -> list[ClientReport]:
@@ -27,7 +28,6 @@ def round_record(
 ) -> dict[str, Any]:
     reports = all_reports(attempts)
     ok = [report for report in (acc.reports if acc else []) if report.ok]
-    failed = [report for report in reports if not report.ok]
     weights = np.array([report.log_weight for report in ok])
     seconds = [report.cost.audio_seconds for report in ok]
     losses = [report.loss_per_frame * sec for report, sec in zip(ok, seconds, strict=True)]
@@ -36,13 +36,9 @@ def round_record(
         "round": round_index + 1,
         "lr": lr,
         "aggregated": acc is not None,
-        "clients": {
-            "sampled": len(reports),
-            "succeeded": len(ok),
-            "failed": len(failed),
-            "attempts": len(attempts),
-        },
-        "failures": [{"client": f.client_id, "error": f.error} for f in failed[:10]],
+        # every client run of every attempt; aggregated: the successes of the kept attempt
+        "clients": {**round_outcome(reports), "aggregated": len(ok), "attempts": len(attempts)},
+        "failures": failure_entries([attempt.reports for attempt in attempts]),
         "train_loss_per_frame": loss if ok else None,
         "weight_share_max": float(np.exp(weights - np.logaddexp.reduce(weights)).max())
         if len(weights)

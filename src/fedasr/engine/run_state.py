@@ -17,7 +17,7 @@ import torch
 
 from fedasr.algorithms.base import ServerState
 from fedasr.algorithms.spec import MAIN
-from fedasr.engine.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from fedasr.engine.checkpoint import load_latest_checkpoint, save_checkpoint
 from fedasr.engine.cost import CostTotals
 from fedasr.engine.plugins import Plugin
 
@@ -32,6 +32,8 @@ class LoopState:
     cumulative: CostTotals = field(default_factory=CostTotals)
     wall_s: float = 0.0
     stop: str | None = None  # why the run ended early: a plug-in's name, or "caller"
+    rounds_aggregated: int = 0  # rounds whose cohort reached rounds.min_clients
+    skipped_in_a_row: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -41,6 +43,7 @@ class LoopState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LoopState:
         known = {f.name for f in fields(cls)}
+        data = {"rounds_aggregated": data["round"], **data}  # a checkpoint older than the field
         state = cls(**{k: v for k, v in data.items() if k in known and k != "cumulative"})
         state.cumulative = CostTotals(**data["cumulative"])
         if data.get("stopped_early") and state.stop is None:  # a checkpoint of fedasr < 0.2
@@ -78,10 +81,10 @@ def load_run_state(
     directory: Path, plugins: Sequence[Plugin]
 ) -> tuple[LoopState, ServerState] | None:
     """The newest checkpoint's loop state and server state (plug-ins restored in place)."""
-    latest = latest_checkpoint(directory)
-    if latest is None:
+    found = load_latest_checkpoint(directory)  # the newest readable one, said so
+    if found is None:
         return None
-    tensors, saved = load_checkpoint(latest)
+    tensors, saved = found.tensors, found.state
     state = LoopState.from_json(saved["loop"])
     plugin_states = saved.get("plugins", saved.get("hooks", {}))  # "hooks": fedasr < 0.2
     for plugin in plugins:

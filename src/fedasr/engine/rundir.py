@@ -1,7 +1,8 @@
 """A run directory: resolved config, metrics.jsonl, TensorBoard events, checkpoints, report.
 
 RUN/config.yaml      the fully resolved config (loads back to the same experiment)
-RUN/metrics.jsonl    one JSON object per round (or epoch), flushed as it is written
+RUN/metrics.jsonl    one JSON object per round (or epoch), fsync'd as it is written
+RUN/run.lock         held while a run writes here (engine/runlock.py)
 RUN/tb/              TensorBoard events (scalars of every numeric metric)
 RUN/checkpoints/     see checkpoint.py
 RUN/tokenizer/       the run's tokenizer
@@ -10,25 +11,40 @@ RUN/tokenizer/       the run's tokenizer
 from __future__ import annotations
 
 import json
+import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from fedasr.config import ExperimentConfig
-from fedasr.errors import ConfigError
+from fedasr.engine.runlock import RunLock
+from fedasr.errors import ConfigError, ManifestError
+from fedasr.fsutil import append_line, atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 class RunDir:
-    def __init__(self, path: str | Path, config: ExperimentConfig, *, resume: bool = False) -> None:
+    """An open run directory: locked (engine/runlock.py) from here until `close()`."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        config: ExperimentConfig,
+        *,
+        resume: bool = False,
+        lock: RunLock | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.lock = lock if lock is not None and lock.held else RunLock.acquire(self.path)
         if not resume and (self.path / "metrics.jsonl").exists():
+            self.lock.release()
             raise ConfigError(
                 f"run_dir: {self.path} already holds a run; continue it with "
                 f"`fedasr run --resume {self.path}` or choose another run_dir"
             )
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / "config.yaml").write_text(config.to_yaml())
+        atomic_write_text(self.path / "config.yaml", config.to_yaml())
         self._tb: Any = None
         self._tb_enabled = config.logging.tensorboard
 
@@ -45,20 +61,19 @@ class RunDir:
         return self.path / "tokenizer"
 
     def log(self, record: dict[str, Any], step: int) -> None:
-        """Append one metrics line (fsync'd: a crash loses at most the line in flight)."""
-        with self.metrics_path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(_plain(record)) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Append one metrics line (fsync'd: a crash loses at most the line in flight, and a
+        reader drops it if it was left torn)."""
+        append_line(self.metrics_path, json.dumps(_plain(record)))
         self._tensorboard(record, step)
 
     def truncate_metrics(self, keep_while: Any) -> None:
-        """On resume: drop metric lines past the checkpoint (they will be recomputed)."""
+        """On resume: drop metric lines past the checkpoint (they will be recomputed) and a
+        torn last line; the file is replaced atomically."""
         if not self.metrics_path.exists():
             return
-        lines = self.metrics_path.read_text(encoding="utf-8").splitlines()
-        kept = [line for line in lines if line.strip() and keep_while(json.loads(line))]
-        self.metrics_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        lines = metric_lines(self.metrics_path)
+        kept = [text for text, record in lines if keep_while(record)]
+        atomic_write_text(self.metrics_path, "".join(text + "\n" for text in kept))
 
     def _tensorboard(self, record: dict[str, Any], step: int) -> None:
         if not self._tb_enabled:
@@ -77,16 +92,38 @@ class RunDir:
         self._tb.flush()
 
     def close(self) -> None:
+        """Flush TensorBoard and release the run directory's lock."""
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+        self.lock.release()
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     metrics = Path(path)
     if metrics.is_dir():
         metrics = metrics / "metrics.jsonl"
-    return [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    return [record for _, record in metric_lines(metrics)]
+
+
+def metric_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(line, record) for every line of a metrics file. A torn last line — the process died
+    while appending it — is dropped with a warning; any other unreadable line is an error
+    naming the file and line."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    parsed = []
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            parsed.append((line, json.loads(line)))
+        except json.JSONDecodeError as err:
+            if index == last:
+                log.warning("%s:%d: dropped a torn last line (a crash mid-write)", path, index + 1)
+                continue
+            raise ManifestError(path, index + 1, f"not a JSON metrics record ({err})") from None
+    return parsed
 
 
 def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:

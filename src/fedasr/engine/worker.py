@@ -29,6 +29,7 @@ from fedasr.config import ExperimentConfig
 from fedasr.data.batching import Batch, SpeechData, batch_rows, seconds_to_frames
 from fedasr.data.bundle import SplitHandle
 from fedasr.data.specaugment import SpecAugmentConfig
+from fedasr.engine.outcomes import ClientTimedOut, NonFiniteUpdate
 from fedasr.errors import ConfigError
 from fedasr.models.conformer import ConformerCTC
 from fedasr.models.dims import ConformerDims
@@ -152,7 +153,7 @@ class WorkerContext:
                 should_stop=self._deadline(task), stats=LocalStats(flops=local.flops),
             )  # fmt: skip
         except NonFiniteLoss as err:
-            raise ClientFailure(f"client {task.client_id}: {err}") from None
+            raise NonFiniteUpdate(f"client {task.client_id}: {err}") from None
 
     def batches(
         self, model: FlatModel, task: ClientTask, data: SplitRows | None = None
@@ -220,7 +221,7 @@ class WorkerContext:
 
         def past_deadline(stats: LocalStats) -> bool:
             if time.perf_counter() > deadline:
-                raise ClientFailure(f"client {task.client_id}: past client.timeout_s={timeout}")
+                raise ClientTimedOut(f"client {task.client_id}: past client.timeout_s={timeout}")
             return False
 
         return past_deadline

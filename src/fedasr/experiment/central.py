@@ -18,12 +18,11 @@ import torch
 
 from fedasr.config import ExperimentConfig
 from fedasr.data.batching import seconds_to_frames
-from fedasr.data.bundle import load_data
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.engine.checkpoint import save_checkpoint
 from fedasr.engine.evaluation import ServerEvaluator
 from fedasr.engine.export import export_params
-from fedasr.engine.rundir import RunDir
+from fedasr.experiment.opening import open_central_run
 from fedasr.models.factory import model_dims
 from fedasr.models.flat import FlatModel
 from fedasr.train.local import LocalPlan, LocalStats, local_train
@@ -45,8 +44,7 @@ class CentralResult:
 
 def train_centralized(config: ExperimentConfig, progress: bool = True) -> CentralResult:
     torch.set_num_threads(max(config.client.threads, 1))
-    run = RunDir(config.resolved_run_dir(), config)
-    bundle = load_data(config.data, run.tokenizer_dir, progress=progress)
+    run, bundle = open_central_run(config, progress=progress)  # checks before any write
     dims = model_dims(config.model, bundle.tokenizer.vocab_size, config.data.features.n_mels)
     flat = FlatModel(dims, seed=config.seed)
     model = flat.module

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import torch
 
+from fedasr.algorithms.base import Algorithm
 from fedasr.algorithms.registry import extra_splits
+from fedasr.algorithms.spec import MAIN
 from fedasr.client_data.local import ClientDataView
 from fedasr.client_data.plan import ClientDataPlan, plan_client_data
 from fedasr.config import ExperimentConfig
@@ -20,7 +22,7 @@ from fedasr.errors import ConfigError
 from fedasr.models.conformer import build_model
 from fedasr.models.dims import ConformerDims
 from fedasr.models.factory import model_dims
-from fedasr.models.flat import ParamLayout, bind_flat
+from fedasr.models.flat import FlatModel, ParamLayout, bind_flat
 from fedasr.models.io import load_model_file
 
 log = logging.getLogger(__name__)
@@ -75,10 +77,20 @@ def initial_params(
     return layout, bind_flat(model, layout).clone()
 
 
-def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -> Setup:
+def build_setup(
+    config: ExperimentConfig,
+    tokenizer_dir: Path,
+    progress: bool,
+    tokenizer_home: Path | None = None,
+) -> Setup:
+    """Load the data (its tokenizer read from, or built into, `tokenizer_dir`) and build
+    everything a run needs. Workers load the tokenizer from `tokenizer_home` when given: where
+    a fresh run installs it once its checks pass (experiment/opening.py)."""
     resolve_device(config.executor.device)  # fail before any data is loaded
     extra = extra_splits(config)  # e.g. FedMD's public set
     bundle = load_data(config.data, tokenizer_dir, SPLITS + extra, progress=progress)
+    if tokenizer_home is not None:
+        bundle.tokenizer_dir = tokenizer_home
     registry = build_registry(config, bundle)
     # before the train handle is made: hidden transcripts never reach a worker
     client_data = plan_client_data(config, registry, bundle)
@@ -96,3 +108,14 @@ def build_setup(config: ExperimentConfig, tokenizer_dir: Path, progress: bool) -
     )
     workers = ex.workers or default_workers()
     return Setup(bundle, registry, dims, layout, params, spec, workers, client_data)
+
+
+def initial_sets(
+    config: ExperimentConfig, setup: Setup, algorithm: Algorithm
+) -> dict[str, torch.Tensor]:
+    """The starting point of every server parameter set: the run's model (seeded, or
+    `model.init_from`) for the main set, a seeded initialization of each other architecture."""
+    return {
+        name: setup.init_params if name == MAIN else FlatModel(dims, seed=config.seed).flat
+        for name, dims in algorithm.param_dims.items()
+    }

@@ -11,13 +11,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from fedasr.data.features import FeatureConfig
 from fedasr.data.tokenizer import BPETokenizer, CharTokenizer, Tokenizer, load_tokenizer
+from fedasr.errors import FedasrError
+from fedasr.fsutil import atomic_path
 from fedasr.models.conformer import ConformerCTC, build_model
 from fedasr.models.dims import ConformerDims
+
+
+class ModelFileError(FedasrError):
+    """A model file is missing or unreadable; the message names it."""
 
 
 def export_model(
@@ -72,14 +78,20 @@ def import_model(
 
 
 def save_model(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    """Written to a temporary file, fsync'd and renamed: a crash leaves the previous file."""
     plain = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    save_file(plain, str(tmp), metadata={"fedasr": json.dumps(metadata)})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(plain, str(tmp), metadata={"fedasr": json.dumps(metadata)})
 
 
 def load_model_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = json.loads((handle.metadata() or {}).get("fedasr", "{}"))
-    return load_file(str(path)), metadata
+    """Tensors and metadata of a model file; ModelFileError names the file when it is
+    missing or is not a fedasr model file."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = json.loads((handle.metadata() or {}).get("fedasr", "{}"))
+        return load_file(str(path)), metadata
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelFileError(f"{path}: not a readable safetensors model file ({err})") from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from fedasr.report.html import render_report
+from fedasr.report.html import render_report, write_text_atomic
 from fedasr.report.metrics import ReportError, Run, load_run, metric_keys
 from fedasr.report.plots import PlotFile, write_plots
 from fedasr.report.summary import SummaryRow, Target, choose_target, summary_rows
@@ -51,8 +51,10 @@ def write_report(
     metric: str | None = None,
     labels: Mapping[Path, str] | None = None,
     target: float | None = None,
+    intro: Sequence[str] = (),
 ) -> Report:
-    """Load the runs and write OUT/plots/*.png and OUT/report.html.
+    """Load the runs and write OUT/plots/*.png and OUT/report.html (`intro`: plain-text
+    paragraphs that open the page, e.g. the demo's story).
 
     `metric` drives the cost plots, the target, speed-up and WERR; by default the first of
     DEFAULT_METRICS that some run logs (a run that has not evaluated yet still gets a report).
@@ -68,7 +70,8 @@ def write_report(
     rows = summary_rows(runs, metric, chosen)
     plots = write_plots(runs, out, metric)
     html = out / "report.html"
-    html.write_text(render_report(runs, rows, chosen, plots, notes), encoding="utf-8")
+    page = render_report(runs, rows, chosen, plots, notes, intro=intro)
+    write_text_atomic(html, page)
     return Report(out, html, runs, rows, chosen, plots, notes)
 
 

@@ -55,8 +55,14 @@ def wer_vs_round(runs: Sequence[Run], metric: str) -> Figure | None:
 
 
 def wer_vs_epoch(runs: Sequence[Run], metric: str) -> Figure | None:
-    central = [run for run in runs if run.centralized]
+    """Centralized runs evaluated at two epochs or more: a run evaluated only at its end has no
+    curve to draw (its one value is the dashed line in the per-round figure)."""
+    central = [run for run in runs if run.centralized and _evaluations(run, metric) >= 2]
     return _steps_figure(runs, central, _wer_panels(central, metric), "epoch", references=False)
+
+
+def _evaluations(run: Run, metric: str) -> int:
+    return max(len(series(run.records, key)) for key in (*WER_SPLITS, metric))
 
 
 def loss_vs_step(runs: Sequence[Run], metric: str) -> Figure | None:

@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from fedasr.data.synth.plan import SIZES, UtteranceSpec, make_plan, select_speak
 from fedasr.data.synth.render import SAMPLE_RATE
 from fedasr.data.synth.speakers import DEFAULT_ENGINES, speaker_table
 from fedasr.errors import ConfigError
+from fedasr.fsutil import fsync_dir, fsync_tree
 
 SPLITS = ("train", "test", "heldout")
 OPTIONAL_SPLITS = ("public",)  # written only when the size has such clips
@@ -73,34 +75,72 @@ def plan_corpus(config: SynthConfig) -> tuple[list[UtteranceSpec], str]:
     return make_plan(speakers, size, config.vocab, config.seed, config.noise), backend
 
 
-def build_corpus(config: SynthConfig, progress: ProgressCallback | None = None) -> BuiltCorpus:
+def build_corpus(
+    config: SynthConfig, progress: ProgressCallback | None = None, overwrite: bool = False
+) -> BuiltCorpus:
+    """Synthesize into a temporary sibling of OUT and move it into place when complete, so OUT
+    never holds half a corpus (a crash leaves only the hidden temporary directory). An OUT that
+    already holds files is refused, unless `overwrite` and it holds a fedasr corpus."""
     started = time.perf_counter()
     plan, backend = plan_corpus(config)
-    out = prepare_out_dir(config.out)
-    workers = max(1, min(config.workers or os.cpu_count() or 1, len(plan)))
-    frames: dict[int, int] = {}
-    for result in _synthesize(plan, out, backend, workers):
-        frames[result.index] = result.frames
-        if progress is not None:
-            progress(len(frames), len(plan))
-    write_manifests(out, plan, frames, config.vocab)
-    built = BuiltCorpus(out, plan, frames, time.perf_counter() - started)
-    built.info = corpus_info(config, built, backend, workers)
-    (out / "corpus.json").write_text(json.dumps(built.info, indent=2) + "\n")
+    out = check_out_dir(Path(config.out), overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        workers = max(1, min(config.workers or os.cpu_count() or 1, len(plan)))
+        frames: dict[int, int] = {}
+        for result in _synthesize(plan, staging, backend, workers):
+            frames[result.index] = result.frames
+            if progress is not None:
+                progress(len(frames), len(plan))
+        write_manifests(staging, plan, frames, config.vocab)
+        built = BuiltCorpus(out, plan, frames, time.perf_counter() - started)
+        built.info = corpus_info(config, built, backend, workers)
+        (staging / "corpus.json").write_text(json.dumps(built.info, indent=2) + "\n")
+        fsync_tree(staging)
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # created by this call; empty once published
     return built
 
 
-def prepare_out_dir(out: Path) -> Path:
-    """Create OUT, or clear a previous corpus there; never clear anything else."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not (out / "corpus.json").is_file():
-            raise ConfigError(f"--out {out}: directory is not empty and holds no fedasr corpus")
-        shutil.rmtree(out / "audio", ignore_errors=True)
-        for name in [*(f"{split}.jsonl" for split in SPLITS + OPTIONAL_SPLITS), "corpus.json"]:
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+def check_out_dir(out: Path, overwrite: bool) -> Path:
+    """OUT may be missing or empty; one holding a fedasr corpus only with `overwrite`; one
+    holding anything else never (fedasr deletes nothing it did not create)."""
+    if not out.exists() or not any(out.iterdir()):
+        return out
+    if not (out / "corpus.json").is_file():
+        raise ConfigError(f"--out {out}: directory is not empty and holds no fedasr corpus")
+    if not overwrite:
+        raise ConfigError(
+            f"--out {out}: already holds a corpus; pass --overwrite to replace it, or choose "
+            "another --out"
+        )
     return out
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Move the finished corpus into OUT. An existing corpus there (overwrite) is replaced
+    entry by entry — its audio, manifests and corpus.json; any other file in OUT stays."""
+    if not out.exists() or not any(out.iterdir()):
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(staging, out)  # an empty directory is replaced atomically
+        except OSError:
+            if (out / "corpus.json").is_file():  # a concurrent build of the same corpus won
+                return
+            raise
+        fsync_dir(out.parent)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.replaced-", dir=out.parent))
+    names = ["audio", *(f"{split}.jsonl" for split in SPLITS + OPTIONAL_SPLITS), "corpus.json"]
+    for name in names:
+        if (out / name).exists():
+            os.replace(out / name, old / name)
+        if (staging / name).exists():  # an optional split this size has no clips for
+            os.replace(staging / name, out / name)
+    fsync_dir(out)
+    shutil.rmtree(old)  # the corpus the caller asked to overwrite
 
 
 def _synthesize(
