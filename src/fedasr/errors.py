@@ -19,6 +19,10 @@ class ConfigError(FedasrError):
     """A config key or value is invalid; the message names the key and what is accepted."""
 
 
+class OverwriteError(FedasrError):
+    """A command would replace a file that already exists (and that it may not have written)."""
+
+
 class MissingExtraError(FedasrError):
     """An optional dependency is needed; the message says which `pip install` fixes it."""
 

@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from fedasr.errors import OverwriteError
+
 
 def fsync_dir(directory: str | Path) -> None:
     """Make renames and new entries in `directory` durable (a no-op where unsupported)."""
@@ -61,6 +63,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     atomic_write_bytes(path, text.encode(encoding))
+
+
+def refuse_to_overwrite(path: str | Path, overwrite: bool, flag: str = "--overwrite") -> None:
+    """Stop before writing over a file this command did not just create: the file may be the
+    user's own work. `flag` is the option that allows it."""
+    if not overwrite and Path(path).exists():
+        raise OverwriteError(f"{path} exists; nothing was written (pass {flag} to replace it)")
 
 
 def fsync_tree(directory: str | Path) -> None:

@@ -176,3 +176,28 @@ def test_every_file_a_run_writes_is_fsynced_before_it_replaces_the_old(  # type:
     ]
     for pattern in expected:
         assert any(re.fullmatch(pattern, name) for name in names), (pattern, names)
+
+
+def test_resume_purges_tensorboard_events_past_the_checkpoint(  # type: ignore[no-untyped-def]
+    tiny_config, tmp_path
+) -> None:
+    """Rounds logged after the last checkpoint are trained again on resume; TensorBoard must
+    show each round once, with the value of the resumed run."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from fedasr.engine.rundir import RunDir
+
+    config = tiny_config(f"run_dir={tmp_path / 'run'}", "logging.tensorboard=true")
+    first = RunDir(tmp_path / "run", config)
+    for round_ in (1, 2, 3):
+        first.log({"round": round_, "loss": 10.0 * round_}, step=round_)
+    first.close()
+    again = RunDir(tmp_path / "run", config, resume=True)
+    again.truncate_after(1)  # the checkpoint holds round 1
+    for round_ in (2, 3):
+        again.log({"round": round_, "loss": -1.0 * round_}, step=round_)
+    again.close()
+    events = EventAccumulator(str(tmp_path / "run" / "tb"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("loss")] == [(1, 10.0), (2, -2.0), (3, -3.0)]
+    assert [r["round"] for r in read_metrics(tmp_path / "run")] == [1, 2, 3]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from fedasr.data.text import normalize_text
 from fedasr.errors import FedasrError
+from fedasr.fsutil import atomic_write_text
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 NO_PROBABILITY = -99.0  # <s> is never predicted; ARPA's convention for "impossible"
@@ -118,7 +119,7 @@ def write_arpa(texts: Iterable[str | None], order: int, path: str | Path) -> Pat
     lines.append("\\end\\")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path
 
 

@@ -22,14 +22,19 @@ app = typer.Typer(
 SrcArg = Annotated[Path, typer.Argument(help="The corpus to import (see each format's help).")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Directory for NAME.jsonl.")]
 NameOpt = Annotated[str | None, typer.Option("--name", help="Manifest name (default: from SRC).")]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace an existing OUT/NAME.jsonl.")
+]
 SHOWN_SKIPS = 20
 
 
 @app.command("librispeech")
 @user_errors
-def librispeech(src: SrcArg, out: OutOpt, name: NameOpt = None) -> None:
+def librispeech(
+    src: SrcArg, out: OutOpt, name: NameOpt = None, overwrite: OverwriteOpt = False
+) -> None:
     """SRC is one split directory: SRC/<speaker>/<chapter>/*.flac + *.trans.txt."""
-    _report(IMPORTERS["librispeech"](src, out, name))
+    _report(IMPORTERS["librispeech"](src, out, name, overwrite=overwrite))
 
 
 @app.command("stm")
@@ -41,18 +46,21 @@ def stm(
     unk: Annotated[
         str, typer.Option(help="Segments with <unk>: skip them, drop the token, or keep it.")
     ] = "skip",
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """SRC is an .stm file or a tree of them (TED-LIUM: stm/ next to sph/). One talk = a client."""
     if unk not in ("skip", "drop", "keep"):
         raise ConfigError(f"--unk: got {unk!r}; allowed: skip, drop, keep")
-    _report(IMPORTERS["stm"](src, out, name, unk=unk))
+    _report(IMPORTERS["stm"](src, out, name, unk=unk, overwrite=overwrite))
 
 
 @app.command("commonvoice")
 @user_errors
-def commonvoice(src: SrcArg, out: OutOpt, name: NameOpt = None) -> None:
+def commonvoice(
+    src: SrcArg, out: OutOpt, name: NameOpt = None, overwrite: OverwriteOpt = False
+) -> None:
     """SRC is one TSV of a release (validated.tsv, train.tsv, ...) next to clips/."""
-    _report(IMPORTERS["commonvoice"](src, out, name))
+    _report(IMPORTERS["commonvoice"](src, out, name, overwrite=overwrite))
 
 
 @app.command("lhotse")
@@ -65,9 +73,10 @@ def lhotse(
         Path | None,
         typer.Option(help="Recordings JSONL (default: SRC with 'supervisions' -> 'recordings')."),
     ] = None,
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """SRC is a supervisions JSONL(.gz), or a directory holding one supervisions/recordings pair."""
-    _report(IMPORTERS["lhotse"](src, out, name, recordings=recordings))
+    _report(IMPORTERS["lhotse"](src, out, name, recordings=recordings, overwrite=overwrite))
 
 
 def _report(result: ImportResult) -> None:

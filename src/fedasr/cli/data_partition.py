@@ -15,6 +15,7 @@ from fedasr.cli.errors import user_errors
 from fedasr.config import parse_override
 from fedasr.data.manifest import read_manifest
 from fedasr.data.partition import PARTITIONERS, partition, summary
+from fedasr.fsutil import atomic_write_text, refuse_to_overwrite
 
 console = Console()
 
@@ -28,8 +29,13 @@ def partition_command(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed (same seed, same partition).")] = 0,
     out: Annotated[Path | None, typer.Option(help="Write {client: [ids]} as JSON here.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
 ) -> None:
     """Partition a manifest into clients and print a summary table."""
+    if out is not None:
+        refuse_to_overwrite(out, overwrite)
     utts = read_manifest(manifest)
     params = dict((".".join(k), v) for k, v in map(parse_override, param or []))
     clients = partition(utts, scheme, seed=seed, **params)
@@ -40,7 +46,7 @@ def partition_command(
         table.add_row(name, f"{low:.1f}", f"{mid:.1f}", f"{high:.1f}")
     console.print(table)
     if out is not None:
-        out.write_text(json.dumps(clients, indent=1))
+        atomic_write_text(out, json.dumps(clients, indent=1))
         console.print(f"wrote {out}")
 
 

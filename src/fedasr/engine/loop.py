@@ -280,11 +280,11 @@ class FederatedRun:
         restored = load_run_state(self.run.checkpoints, self.plugins)
         if restored is None:
             log.info("no checkpoint in %s: starting from round 1", self.run.path)
-            self.run.truncate_metrics(lambda record: False)
+            self.run.truncate_after(0)
             return
         self.state, self.server = restored
         self.best.best = self.state.best_metric
-        self.run.truncate_metrics(lambda record: record.get("round", 0) <= self.state.round)
+        self.run.truncate_after(self.state.round)
         log.info("resuming %s after round %d", self.run.path, self.state.round)
         self._lift_stop()
 

@@ -47,6 +47,7 @@ class RunDir:
         atomic_write_text(self.path / "config.yaml", config.to_yaml())
         self._tb: Any = None
         self._tb_enabled = config.logging.tensorboard
+        self._tb_purge_step: int | None = None
 
     @property
     def metrics_path(self) -> Path:
@@ -66,13 +67,15 @@ class RunDir:
         append_line(self.metrics_path, json.dumps(_plain(record)))
         self._tensorboard(record, step)
 
-    def truncate_metrics(self, keep_while: Any) -> None:
-        """On resume: drop metric lines past the checkpoint (they will be recomputed) and a
-        torn last line; the file is replaced atomically."""
+    def truncate_after(self, last_round: int) -> None:
+        """On resume from `last_round`'s checkpoint: drop metric lines past it (they will be
+        recomputed) and a torn last line, replacing the file atomically; TensorBoard is told
+        to purge its events past it too, so no curve shows a round twice."""
+        self._tb_purge_step = last_round + 1
         if not self.metrics_path.exists():
             return
         lines = metric_lines(self.metrics_path)
-        kept = [text for text, record in lines if keep_while(record)]
+        kept = [text for text, record in lines if record.get("round", 0) <= last_round]
         atomic_write_text(self.metrics_path, "".join(text + "\n" for text in kept))
 
     def _tensorboard(self, record: dict[str, Any], step: int) -> None:
@@ -81,7 +84,7 @@ class RunDir:
         if self._tb is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(str(self.path / "tb"))
+            self._tb = SummaryWriter(str(self.path / "tb"), purge_step=self._tb_purge_step)
         for key, value in _flatten(record).items():
             if (
                 isinstance(value, int | float)

@@ -16,6 +16,7 @@ import soundfile as sf
 
 from fedasr.data.manifest import Utterance, write_manifest
 from fedasr.errors import FedasrError
+from fedasr.fsutil import atomic_write_text, refuse_to_overwrite
 
 END_TOLERANCE = 0.05  # seconds a segment may overrun its recording (rounded STM times)
 
@@ -115,16 +116,20 @@ def probe_audio(
     return found
 
 
-def finish_import(collector: Collector, src: Path, out_dir: Path, name: str) -> ImportResult:
-    """Write `out_dir/name.jsonl` (and `name.skipped.txt` listing every skip); fail if empty."""
+def finish_import(
+    collector: Collector, src: Path, out_dir: Path, name: str, overwrite: bool = False
+) -> ImportResult:
+    """Write `out_dir/name.jsonl` (and `name.skipped.txt` listing every skip); fail if empty,
+    or if the manifest exists and `overwrite` is not given (it may be a manifest the user wrote)."""
     if not collector.utterances:
         first = "\n  ".join(str(skip) for skip in collector.skipped[:10])
         detail = f"; {len(collector.skipped)} entries skipped, first:\n  {first}" if first else ""
         raise CorpusImportError(f"{src}: nothing to import{detail}")
+    refuse_to_overwrite(out_dir / f"{name}.jsonl", overwrite)
     manifest = write_manifest(out_dir / f"{name}.jsonl", collector.utterances)
     skipped_list = out_dir / f"{name}.skipped.txt"
     if collector.skipped:
-        skipped_list.write_text("".join(f"{skip}\n" for skip in collector.skipped), "utf-8")
+        atomic_write_text(skipped_list, "".join(f"{skip}\n" for skip in collector.skipped))
     else:
         skipped_list.unlink(missing_ok=True)  # a stale list from an earlier import would mislead
     return ImportResult(

@@ -32,7 +32,7 @@ META_COLUMNS = ("gender", "age", "accents", "accent", "variant")  # kept when no
 
 
 def import_commonvoice(
-    src: str | Path, out_dir: str | Path, name: str | None = None
+    src: str | Path, out_dir: str | Path, name: str | None = None, overwrite: bool = False
 ) -> ImportResult:
     tsv, out_dir = _tsv_file(Path(src)), Path(out_dir)
     clips = tsv.parent / "clips"
@@ -45,7 +45,7 @@ def import_commonvoice(
             collector.add(found, where)
         else:
             collector.skip(where, *found)
-    return finish_import(collector, tsv, out_dir, name or tsv.stem)
+    return finish_import(collector, tsv, out_dir, name or tsv.stem, overwrite)
 
 
 def _tsv_file(src: Path) -> Path:

@@ -40,6 +40,7 @@ def import_lhotse(
     out_dir: str | Path,
     name: str | None = None,
     recordings: str | Path | None = None,
+    overwrite: bool = False,
 ) -> ImportResult:
     supervisions, recordings_file = locate_manifests(Path(src), recordings)
     out_dir, collector = Path(out_dir), Collector()
@@ -55,7 +56,8 @@ def import_lhotse(
             collector.add(found, where)
         else:
             collector.skip(where, *found)
-    return finish_import(collector, supervisions, out_dir, name or _default_name(supervisions))
+    manifest_name = name or _default_name(supervisions)
+    return finish_import(collector, supervisions, out_dir, manifest_name, overwrite)
 
 
 def locate_manifests(src: Path, recordings: str | Path | None) -> tuple[Path, Path]:

@@ -25,14 +25,14 @@ AUDIO_SUFFIXES = (".flac", ".wav")  # converted copies of LibriSpeech are often 
 
 
 def import_librispeech(
-    src: str | Path, out_dir: str | Path, name: str | None = None
+    src: str | Path, out_dir: str | Path, name: str | None = None, overwrite: bool = False
 ) -> ImportResult:
     src, out_dir = Path(src), Path(out_dir)
     chapters = _chapter_dirs(src)
     collector = Collector()
     for chapter_dir in chapters:
         _import_chapter(chapter_dir, out_dir, collector)
-    return finish_import(collector, src, out_dir, name or src.name)
+    return finish_import(collector, src, out_dir, name or src.name, overwrite)
 
 
 def _chapter_dirs(src: Path) -> list[Path]:

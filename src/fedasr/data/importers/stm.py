@@ -58,7 +58,11 @@ class StmSegment:
 
 
 def import_stm(
-    src: str | Path, out_dir: str | Path, name: str | None = None, unk: UnkPolicy = "skip"
+    src: str | Path,
+    out_dir: str | Path,
+    name: str | None = None,
+    unk: UnkPolicy = "skip",
+    overwrite: bool = False,
 ) -> ImportResult:
     src, out_dir = Path(src), Path(out_dir)
     if unk not in UNK_POLICIES:
@@ -77,7 +81,7 @@ def import_stm(
                     collector.add(found, where)
                 else:
                     collector.skip(where, *found)
-    return finish_import(collector, src, out_dir, name or _default_name(src))
+    return finish_import(collector, src, out_dir, name or _default_name(src), overwrite)
 
 
 def parse_stm_line(line: str) -> StmSegment:
