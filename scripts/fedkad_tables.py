@@ -166,6 +166,33 @@ def claim(groups: dict[tuple[str, str], Group], mix: str) -> list[str]:
     return lines
 
 
+def to_target(groups: dict[tuple[str, str], Group], mix: str, targets: list[float]) -> list[str]:
+    """Cumulative MB (up + down, the whole fleet) when a tier's held-out WER first reached
+    each target, at the evaluated rounds; `k/n`: k of the n seeds reached it."""
+    head = ["method"] + [f"{t} ≤ {target:g} %" for target in targets for t in TIERS]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for arm in ARMS:
+        group = groups.get((arm, mix))
+        if group is None:
+            continue
+        cells = [ARMS[arm][0]]
+        for target in targets:
+            for tier in TIERS:
+                reached = group.values(lambda r, t=tier, w=target: _mb_at(r, t, w))
+                n = len(group.runs)
+                cells.append(f"{fmt(reached, 0)} ({len(reached)}/{n})" if reached else f"— (0/{n})")
+        lines.append(_row(cells))
+    return lines
+
+
+def _mb_at(run: Run, tier: str, target: float) -> float | None:
+    for record in run.records:
+        wer = run.wer(tier, "heldout", record)
+        if wer is not None and wer <= target:
+            return float(record["cumulative"]["bytes_total"]) / 1e6
+    return None
+
+
 def _sim_hours(record: dict[str, Any]) -> float | None:
     value = record.get("sim_time_s")
     return None if value is None else float(value) / 3600
@@ -220,6 +247,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, help="the directory holding the runs")
     parser.add_argument("--out", type=Path, help="write the plots here")
+    parser.add_argument("--targets", type=float, nargs="+", default=[80.0, 60.0],
+                        help="held-out WERs (%%) for the bytes-to-target table")  # fmt: skip
     args = parser.parse_args()
     groups = load(args.runs)
     for mix in ("uniform", "skewed"):
@@ -233,6 +262,9 @@ def main() -> None:
         print("WER differences in points (negative: FedKAD better); bytes ratio: FedKAD's")
         print("total bytes (up + down) over the baseline's.\n")
         print("\n".join(claim(groups, mix)))
+        print(f"\n### {mix} mix: MB (up + down) until a tier's held-out WER first reached\n")
+        print("Evaluated every 5 rounds; (k/n): k of n seeds reached it; mean over those k.\n")
+        print("\n".join(to_target(groups, mix, args.targets)))
         if args.out is not None:
             args.out.mkdir(parents=True, exist_ok=True)
             plot(groups, mix, None, args.out / f"{mix}_wer_vs_round.png")
