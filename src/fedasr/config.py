@@ -26,6 +26,7 @@ from fedasr.devices.schema import DevicesSection
 from fedasr.engine.fault_schema import FaultsSection
 from fedasr.errors import ConfigError
 from fedasr.server.schema import ReplaySection, StallDecaySection
+from fedasr.trust.schema import TrustSection
 
 
 class Section(BaseModel):
@@ -234,6 +235,7 @@ class ExperimentConfig(Section):
     central: CentralSection = Field(default_factory=CentralSection)
     devices: DevicesSection = Field(default_factory=DevicesSection)
     faults: FaultsSection = Field(default_factory=FaultsSection)  # rehearse failures
+    trust: TrustSection | None = None  # attacks, robust aggregation, DP, SecAgg (docs/trust.md)
 
     @field_validator("run_dir")
     @classmethod

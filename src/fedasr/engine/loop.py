@@ -306,6 +306,8 @@ class FederatedRun:
 
     def _export(self, stem: str) -> None:
         meta = {"run": str(self.run.path), "round": self.state.round}
+        for plugin in self.plugins:
+            meta.update(plugin.model_metadata(self.server))
         export_sets(
             self.run.path, stem, self.evaluators, self.parts.bundle, self.config.data,
             self.server.params, meta,
