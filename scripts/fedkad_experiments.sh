@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every run behind docs/results/fedkad.md, then its tables and plots.
 #   bash scripts/fedkad_experiments.sh                  (from the repository root)
-#   nohup /work/shared/bin/heavy bash scripts/fedkad_experiments.sh > fedkad.log 2>&1 &
+#   nohup bash scripts/fedkad_experiments.sh > fedkad.log 2>&1 &   (through the machine's
+#                                                   heavy-job queue where it is shared)
 # Seed by seed (so that a stopped grid leaves whole seeds): on the uniform and the skewed mix,
 # FedKAD, FedMD, HeteroFL, each tier alone, FedAvg with the S model, FedAvg with the L model;
 # FedKAD with best-path alignment on the uniform mix; FedKAD at lambda 0.1 and 1 (first seed).
@@ -45,13 +46,14 @@ run() {  # run NAME CONFIG [key=value ...]
     return 0
   fi
   if [[ -f $dir/config.yaml ]]; then
-    /usr/bin/time -f "$name (resumed): %e s" "${FEDASR[@]}" run --resume "$dir" -q ||
-      echo "$name: failed (exit $?)"
+    name="$name (resumed)"
+    "${FEDASR[@]}" run --resume "$dir" -q || echo "$name: failed (exit $?)"
   else
-    /usr/bin/time -f "$name: %e s" "${FEDASR[@]}" run "$config" -q name="$name" run_dir="$dir" \
+    "${FEDASR[@]}" run "$config" -q name="$name" run_dir="$dir" \
       data.corpus="$CORPUS" data.synth_if_missing=null rounds.total="$ROUNDS" \
       logging.tensorboard=false "$@" || echo "$name: failed (exit $?)"  # the grid goes on
   fi
+  echo "$name: $((SECONDS - started)) s"
   (( SECONDS - started > LONGEST )) && LONGEST=$((SECONDS - started))
   return 0
 }
