@@ -17,7 +17,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 MODULES = sorted(p.stem for p in (REPO / "benchmarks").glob("*.py") if p.stem != "__init__")
-HELPERS = {"engine_bench", "fl_bench", "flower_shared", "flower_apps"}  # no command line
+HELPERS = {"engine_bench", "fl_bench", "flower_shared", "flower_apps", "doc_splice"}  # no CLI
 NEEDS_FLOWER = {"flower_apps"}  # imports flwr (its own venv: benchmarks/flower-requirements.txt)
 SCRIPTS = sorted((REPO / "scripts").glob("*"))
 MACHINE_PATH = re.compile(r"sys\.path|/work/|/tmp/|/home/|/root/|/usr/bin/|/opt/")

@@ -10,8 +10,19 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-PLUGIN_PACKAGES = ("fedasr.devices", "fedasr.server", "fedasr.client_data", "fedasr.experiment")
-SCHEMAS = ("fedasr.devices.schema", "fedasr.server.schema", "fedasr.client_data.schema")
+PLUGIN_PACKAGES = (
+    "fedasr.devices",
+    "fedasr.server",
+    "fedasr.client_data",
+    "fedasr.experiment",
+    "fedasr.trust",
+)
+SCHEMAS = (
+    "fedasr.devices.schema",
+    "fedasr.server.schema",
+    "fedasr.client_data.schema",
+    "fedasr.trust.schema",
+)
 
 
 def module_name(path: Path) -> str:

@@ -12,13 +12,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fedasr.client_data.schema import CorruptGroup, HideTranscripts, PseudoLabelSection
 from fedasr.devices.schema import DevicesSection
 from fedasr.engine.fault_schema import FaultsSection
 from fedasr.errors import ConfigError
 from fedasr.server.schema import ReplaySection, StallDecaySection
+from fedasr.trust.schema import TrustSection
 
 
 class Section(BaseModel):
@@ -57,6 +65,10 @@ class DataSection(Section):
     on_rate_mismatch: Literal["reject", "resample"] = "resample"
     max_utterance_seconds: float = Field(30.0, gt=0)
     unlabelled: str | None = None  # manifest of untranscribed audio (semi-supervised)
+    # A server-held labelled set no client owns (FedMD's public data): the embedded corpus's
+    # public.jsonl (sizes small and default), or any imported manifest; loaded only by the
+    # algorithms that use it. A relative path is read from data.corpus.
+    public: str = "public.jsonl"
 
 
 class PartitionSection(Section):
@@ -69,10 +81,29 @@ class PartitionSection(Section):
     hide_transcripts: HideTranscripts | None = None  # simulated unlabelled clients
 
 
+class ModelTierSection(Section):
+    """One model tier: a preset (default: model.preset) and overrides on top of model.overrides."""
+
+    preset: Literal["tiny", "small", "base"] | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
 class ModelSection(Section):
     preset: Literal["tiny", "small", "base"] = "tiny"
     overrides: dict[str, Any] = Field(default_factory=dict)
     init_from: str | None = None
+    # Model tiers for heterogeneous clients (FedKAD, FedMD, HeteroFL, per-tier FedAvg): each a
+    # preset and overrides of the one ConformerCTC builder; a client trains the tier its
+    # device tier names (devices.tiers.NAME.model, default: the tier called NAME).
+    tiers: dict[str, ModelTierSection] = Field(default_factory=dict)
+    tier: str | None = None  # the run's one model is this tier's (FedAvg all-small/all-large)
+
+    @model_validator(mode="after")
+    def _tier_is_defined(self) -> ModelSection:
+        if self.tier is not None and self.tier not in self.tiers:
+            defined = ", ".join(self.tiers) or "none"
+            raise ValueError(f"model.tier: no tier {self.tier!r}; model.tiers defines: {defined}")
+        return self
 
 
 class SpecAugmentSection(Section):
@@ -216,6 +247,7 @@ class ExperimentConfig(Section):
     central: CentralSection = Field(default_factory=CentralSection)
     devices: DevicesSection = Field(default_factory=DevicesSection)
     faults: FaultsSection = Field(default_factory=FaultsSection)  # rehearse failures
+    trust: TrustSection | None = None  # attacks, robust aggregation, DP, SecAgg (docs/trust.md)
 
     @field_validator("run_dir")
     @classmethod

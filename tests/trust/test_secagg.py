@@ -279,3 +279,15 @@ def test_traffic_is_counted_per_phase() -> None:
     advertise = run.per_client("advertise")
     assert advertise.bytes_up == 8 + 64 and advertise.bytes_down == (n - 1) * 72
     assert set(run.server_seconds) == {"advertise", "share_keys", "mask", "unmask"}
+
+
+def test_a_survivor_pays_the_full_upload_whoever_dropped() -> None:
+    """The per-client cost a run logs is a survivor's: clients that dropped after sharing keys
+    sent no masked vector, and must not dilute it."""
+    n = 10
+    whole = secure_sum(inputs(n), codec_for(D, n)).per_survivor()
+    dropped = secure_sum(inputs(n), codec_for(D, n), drop_after_sharing={3, 4, 5})
+    survivor = dropped.per_survivor()
+    assert survivor.bytes_up >= 8 + (D + 1) * 4  # the masked ring vector at least
+    assert survivor.bytes_up >= whole.bytes_up  # unmasking for the dropped adds key shares
+    assert survivor.bytes_up > dropped.per_client().bytes_up  # the all-client mean is lower

@@ -20,7 +20,7 @@ import torch
 
 from fedasr.algorithms.aggregate import WeightedSum
 from fedasr.algorithms.coordinates import Coords, Span
-from fedasr.algorithms.spec import MAIN, ModelSpec
+from fedasr.algorithms.spec import MAIN, ModelSpec, View
 
 if TYPE_CHECKING:
     from fedasr.algorithms.context import ClientContext
@@ -52,6 +52,9 @@ class ClientTask:
     frames: int = 0  # total feature frames (used to balance shards)
     tier: str | None = None  # the client's device tier, when devices are simulated
     spec: ModelSpec | None = None  # what it trains, set by the algorithm's server half
+    # what plug-ins tell this client's half about its role this round (e.g. `attack`: the
+    # attack group it plays, trust/plugins.py); small numbers only, pickled with the task
+    tags: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,13 +120,28 @@ class ClientReport:
 
 
 @dataclass
+class KeptUpdate:
+    """One client's vector kept whole, for a server half that needs every update on its own
+    (robust aggregation compares them; secure aggregation masks each one)."""
+
+    client_id: str
+    vector: torch.Tensor
+    log_weight: float
+    where: Coords  # the server coordinates of `vector`
+    values: dict[str, float] = field(default_factory=dict)  # scalars the client sent with it
+
+
+@dataclass
 class RoundAccumulator:
-    """One shard's partial aggregate; shards merge in a fixed order into the round's total."""
+    """One shard's partial aggregate; shards merge in a fixed order into the round's total.
+    `kept` holds updates a client half chose to keep individually (in fold order; the server
+    half sorts them, e.g. by client index, so every executor hands it the same order)."""
 
     numels: dict[str, int]  # coordinates of each server parameter set
     sums: dict[str, WeightedSum] = field(default_factory=dict)
     plain: dict[str, torch.Tensor] = field(default_factory=dict)
     reports: list[ClientReport] = field(default_factory=list)
+    kept: dict[str, list[KeptUpdate]] = field(default_factory=dict)
 
     @classmethod
     def for_broadcast(cls, broadcast: Broadcast) -> RoundAccumulator:
@@ -140,11 +158,16 @@ class RoundAccumulator:
         current = self.plain.get(name)
         self.plain[name] = tensor.double() if current is None else current + tensor.double()
 
+    def keep(self, name: str, update: KeptUpdate) -> None:
+        self.kept.setdefault(name, []).append(update)
+
     def merge(self, other: RoundAccumulator) -> None:
         for name, part in other.sums.items():
             self.weighted(name, part.numel).merge(part)
         for name, tensor in other.plain.items():
             self.add_plain(name, tensor)
+        for name, updates in other.kept.items():
+            self.kept.setdefault(name, []).extend(updates)
         self.reports.extend(other.reports)
 
     @property
@@ -197,3 +220,5 @@ class Algorithm:
     client: ClientHalf
     server: ServerHalf
     param_dims: dict[str, ConformerDims]  # the architecture of every server parameter set
+    # sub-models of a set evaluated and exported under their own name (HeteroFL's tiers)
+    views: dict[str, View] = field(default_factory=dict)

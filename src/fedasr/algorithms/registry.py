@@ -19,10 +19,14 @@ from fedasr.algorithms.fedavg import (
     FedProxOptions,
     Weighting,
 )
+from fedasr.algorithms.fedkad import FedKADOptions, build_fedkad
+from fedasr.algorithms.fedmd import PUBLIC, FedMDOptions, build_fedmd
 from fedasr.algorithms.fednova import build_fednova
+from fedasr.algorithms.heterofl import HeteroFLOptions, build_heterofl, check_widths
 from fedasr.algorithms.objectives import ObjectivePart, Proximal
 from fedasr.algorithms.server_opt import server_optimizer
 from fedasr.algorithms.spec import MAIN
+from fedasr.algorithms.tiers import build_tiers, check_tiered
 from fedasr.errors import ConfigError
 from fedasr.models.dims import ConformerDims
 
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from fedasr.config import ExperimentConfig
 
 Builder = Callable[["ExperimentConfig", BaseModel, ConformerDims], Algorithm]
+Check = Callable[["ExperimentConfig", BaseModel], None]
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class Entry:
     options: type[BaseModel]
     build: Builder  # (config, parsed options, the run's model dims) -> Algorithm
     summary: str
+    check: Check | None = None  # other sections it needs, checked when the config loads
+    splits: tuple[str, ...] = ()  # data splits its clients read besides train ("public")
 
 
 def fedavg_family(
@@ -77,6 +84,12 @@ def _early_exit(config: ExperimentConfig, options: BaseModel, dims: ConformerDim
     )
 
 
+def _check_heterofl(config: ExperimentConfig, options: BaseModel) -> None:
+    assert isinstance(options, HeteroFLOptions)
+    check_tiered(config, need_models=False)
+    check_widths(config, options.widths)
+
+
 REGISTRY: dict[str, Entry] = {
     "fedavg": Entry(
         FedAvgOptions, _fedavg, "FedAvg with any server optimizer (FedAdam, FedYogi, FedAvgM)"
@@ -95,7 +108,31 @@ REGISTRY: dict[str, Entry] = {
         _early_exit,
         "FedAvg over per-client depths (devices:) with an optional frozen front-end",
     ),
-}
+    "tiers": Entry(
+        FedAvgOptions, build_tiers, "one model per device tier (model.tiers), each trained alone",
+        check=lambda config, options: check_tiered(config),
+    ),
+    "fedkad": Entry(
+        FedKADOptions, build_fedkad,
+        "one model per tier, sharing per-label feature prototypes (FedKAD)",
+        check=lambda config, options: check_tiered(config),
+    ),
+    "fedmd": Entry(
+        FedMDOptions, build_fedmd,
+        "one model per tier, distilling a consensus on the public set (FedMD)",
+        check=lambda config, options: check_tiered(config), splits=(PUBLIC,),
+    ),
+    "heterofl": Entry(
+        HeteroFLOptions, build_heterofl,
+        "width slices of one model per tier, each coordinate averaged over its holders",
+        check=_check_heterofl,
+    ),
+}  # fmt: skip
+
+
+def extra_splits(config: ExperimentConfig) -> tuple[str, ...]:
+    """The data splits the configured algorithm reads besides train, test and held-out."""
+    return _entry(config.algorithm.name).splits
 
 
 def _entry(name: str) -> Entry:
@@ -111,7 +148,7 @@ def parse_options(config: ExperimentConfig) -> BaseModel:
 
 def validate_algorithm_options(config: ExperimentConfig, source: str) -> None:
     try:
-        parse_options(config)
+        options = parse_options(config)
     except ValidationError as err:
         lines = [f"{source}: invalid config"]
         allowed = ", ".join(["name", *_entry(config.algorithm.name).options.model_fields])
@@ -124,6 +161,12 @@ def validate_algorithm_options(config: ExperimentConfig, source: str) -> None:
             else:
                 lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
         raise ConfigError("\n".join(lines)) from None
+    check = _entry(config.algorithm.name).check
+    if check is not None:
+        try:
+            check(config, options)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
 
 
 def build_algorithm(config: ExperimentConfig, dims: ConformerDims) -> Algorithm:

@@ -27,6 +27,9 @@ class DeviceTier(_Strict):
     # The budget: the deepest exit this device trains. None derives it from memory_mb
     # (models/memory.py), or, without memory_mb, gives the full model.
     max_depth: int | None = Field(None, ge=1)
+    # The model tier (model.tiers) this device trains under a tiered algorithm (FedKAD, FedMD,
+    # HeteroFL, per-tier FedAvg); None: the model tier named like this device tier.
+    model: str | None = None
     # Later budgets (a maximum width, a sparsity) belong here, next to max_depth, and in
     # devices.fleet.build_fleet, which turns each client's profile into its budget.
 

@@ -88,8 +88,9 @@ class FederatedRun:
         self.state = LoopState()
         self.best = Plateau(self.config.eval.early_stopping.min_delta)
         self.evaluators = SetEvaluators(
-            self.algorithm.param_dims, parts.bundle, self.config.eval, self.config.executor.device
-        )
+            self.algorithm.param_dims, parts.bundle, self.config.eval,
+            self.config.executor.device, self.algorithm.views,
+        )  # fmt: skip
         self.executor: Executor | None = None
         if resume:
             self._restore()
@@ -305,6 +306,8 @@ class FederatedRun:
 
     def _export(self, stem: str) -> None:
         meta = {"run": str(self.run.path), "round": self.state.round}
+        for plugin in self.plugins:
+            meta.update(plugin.model_metadata(self.server))
         export_sets(
             self.run.path, stem, self.evaluators, self.parts.bundle, self.config.data,
             self.server.params, meta,

@@ -81,6 +81,11 @@ class Plugin:
         budget lifted by the new config does not)."""
         return True
 
+    def model_metadata(self, server: ServerState) -> dict[str, Any]:
+        """What an exported model file says about how it was trained (e.g. the (ε, δ) its
+        training spent): merged into the file's metadata."""
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

@@ -39,6 +39,7 @@ from fedasr.experiment.preflight import (
     check_with_data,
 )
 from fedasr.experiment.setup import Setup, build_setup, initial_sets
+from fedasr.experiment.trust import with_trust_parts
 from fedasr.fsutil import fsync_dir, fsync_tree
 
 AlgorithmFactory = Callable[[ExperimentConfig, Setup], Algorithm]
@@ -65,10 +66,10 @@ def open_run(
         with staged_tokenizer(path / "tokenizer") as source:
             setup = build_setup(config, source, progress, tokenizer_home=path / "tokenizer")
             check_with_data(config, setup)
-            chosen = algorithm(config, setup)
+            chosen, trust_plugins = with_trust_parts(config, setup, algorithm(config, setup))
             check_eval_metric(config, list(chosen.param_dims))
             init = initial_sets(config, setup, chosen)
-            plugins = build_plugins(config, setup)
+            plugins = [*build_plugins(config, setup), *trust_plugins]
             if resume:
                 check_resume(config, path, server_tensors(chosen.server.init(init)))
             run = RunDir(path, config, resume=resume, lock=lock)

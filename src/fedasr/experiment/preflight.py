@@ -202,6 +202,7 @@ def check_resume(
     found = load_latest_checkpoint(run_dir / "checkpoints", set_aside=False)
     if found is None:
         return
+    _check_privacy_ledger(found.tensors, expected, found.path)
     held = {k: tuple(v.shape) for k, v in found.tensors.items() if not k.startswith("extras.")}
     built = {k: tuple(v.shape) for k, v in expected.items() if not k.startswith("extras.")}
     if held != built:
@@ -210,6 +211,21 @@ def check_resume(
             f"model / server.optimizer: the checkpoint {found.path} holds "
             f"{_shapes(held, different)} but this config builds {_shapes(built, different)}; "
             f"resume with the model and server-optimizer settings in {stored} unchanged"
+        )
+
+
+def _check_privacy_ledger(
+    held: dict[str, torch.Tensor], built: dict[str, torch.Tensor], path: Path
+) -> None:
+    """A DP guarantee covers a whole run: it cannot start, or stop, at a resume."""
+    ledger = "extras.trust.dp."
+    trained = any(k.startswith(ledger) for k in held)
+    if trained != any(k.startswith(ledger) for k in built):
+        how = "with trust.dp" if trained else "without trust.dp"
+        raise ConfigError(
+            f"trust.dp: the run was trained {how} (checkpoint {path}), and a privacy "
+            f"guarantee covers every round of a run; accepted on --resume: {how}, as trained "
+            "(start a new run in another run_dir to change it)"
         )
 
 

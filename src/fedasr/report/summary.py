@@ -7,6 +7,7 @@ shared/ALGORITHMS.md: baseline rounds ÷ the run's rounds to reach that WER.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +58,8 @@ class SummaryRow:
     audio_hours: float | None = None
     wall_s: float | None = None
     failures: int | None = None
+    epsilon: float | None = None  # DP runs: the privacy spent, (ε, δ) (trust/privacy.py)
+    delta: float | None = None
 
 
 def choose_target(runs: Sequence[Run], metric: str, value: float | None = None) -> Target:
@@ -102,6 +105,7 @@ def _row(run: Run, target: Target, base_best: Point | None, baseline_step: str) 
         wall_s=wall_seconds(run),
         failures=failure_count(records),
     )
+    row.epsilon, row.delta = privacy_spent(records)
     best = row.best[target.metric]
     row.werr = werr(base_best.value if base_best else None, best.value if best else None)
     if target.value is not None:
@@ -133,6 +137,16 @@ def wall_seconds(run: Run) -> float | None:
         return last_value(run.records, "wall_s")
     per_round = [v for r in run.records if (v := metric_value(r, "wall_s")) is not None]
     return sum(per_round) if per_round else None
+
+
+def privacy_spent(records: Sequence[Record]) -> tuple[float | None, float | None]:
+    """(ε, δ) after the last private round (ε may be infinite: a round without noise)."""
+    for record in reversed(records):
+        dp = (record.get("server_trust") or {}).get("dp")
+        if isinstance(dp, dict) and "epsilon" in dp:  # null: infinite (a round without noise)
+            spent = dp["epsilon"]
+            return (math.inf if spent is None else float(spent)), float(dp["delta"])
+    return None, None
 
 
 def failure_count(records: Sequence[Record]) -> int | None:

@@ -69,7 +69,18 @@ def summary_table(rows: Sequence[SummaryRow], target: Target) -> tuple[list[str]
         f"WERR vs {rows[0].label if rows else 'first'}", "bytes (down+up)", "client FLOPs",
         "audio hours", "wall time", "failed clients",
     ]  # fmt: skip
-    return headers, [_cells(row, keys) for row in rows]
+    cells = [_cells(row, keys) for row in rows]
+    if any(row.epsilon is not None for row in rows):  # DP runs: the privacy they spent
+        headers.append("privacy ε (δ)")
+        for row, line in zip(rows, cells, strict=True):
+            line.append(privacy(row.epsilon, row.delta))
+    return headers, cells
+
+
+def privacy(epsilon: float | None, delta: float | None) -> str:
+    if epsilon is None:
+        return DASH
+    return f"{epsilon:.3g} ({delta:.2g})" if delta is not None else f"{epsilon:.3g}"
 
 
 def _cells(row: SummaryRow, keys: list[str]) -> list[str]:

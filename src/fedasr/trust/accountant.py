@@ -129,11 +129,18 @@ def local_epsilon(noise_multiplier: float, participations: int, delta: float) ->
     """Local DP: one client's ε after sending `participations` noised updates, each a Gaussian
     mechanism on its clipped update (sensitivity 2C: any two updates in the ball differ by at
     most 2C; no amplification, the output is attributed to the client)."""
-    if participations == 0:
+    return local_epsilon_of([noise_multiplier] * participations, delta)
+
+
+def local_epsilon_of(noise_multipliers: Sequence[float], delta: float) -> float:
+    """`local_epsilon` of updates sent at these noise multipliers (one per participation)."""
+    if not noise_multipliers:
         return 0.0
     dp = _dp()
     accountant = dp.rdp.RdpAccountant()
-    accountant.compose(dp.GaussianDpEvent(noise_multiplier / 2), participations)
+    history = list(noise_multipliers)
+    for z in sorted(set(history)):
+        accountant.compose(dp.GaussianDpEvent(z / 2), history.count(z))
     return float(accountant.get_epsilon(delta))
 
 

@@ -63,6 +63,18 @@ class SecAggRun:
             sum(t.seconds for t in rows) / count,
         )
 
+    def per_survivor(self) -> Traffic:
+        """Mean traffic and time, over every phase, of a client that stayed to the end (whose
+        input is in the sum): what one device pays for a round it completes."""
+        survivors = self.result.survivors
+        rows = [t for c in survivors for t in self.clients[c].values()]
+        count = max(len(survivors), 1)
+        return Traffic(
+            sum(t.bytes_up for t in rows) // count,
+            sum(t.bytes_down for t in rows) // count,
+            sum(t.seconds for t in rows) / count,
+        )
+
 
 def quantise_rng(seed: int, round_index: int, client: int) -> np.random.Generator:
     """The stream of one client's stochastic rounding (the same in plain and secure sums)."""
