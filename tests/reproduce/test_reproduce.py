@@ -20,6 +20,7 @@ DOCS = (
     "docs/results/dga.md",
     "docs/results/early_exit.md",
     "docs/results/fedkad.md",
+    "docs/results/quality_cost.md",
 )
 
 
