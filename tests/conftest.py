@@ -47,6 +47,12 @@ def mini_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def tiny_model_overrides() -> list[str]:
+    """TINY_MODEL, for fixtures wider than one test that cannot use `tiny_config`."""
+    return list(TINY_MODEL)
+
+
 @pytest.fixture
 def tiny_model() -> list[str]:
     """The overrides of TINY_MODEL, for tests that pass them on a command line."""

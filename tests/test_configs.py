@@ -10,9 +10,16 @@ from fedasr.config import load_config
 from fedasr.errors import ConfigError
 
 ROOT = Path(__file__).parents[1]
-# configs/ and the demo's, which ship inside the package
+# configs/ and the demo's, which ship inside the package; configs/tune/ holds search spaces and
+# configs/sweeps/ grids, not experiments: tests/tune/ validates them against the experiment
+# configs they are written for
 CONFIGS = sorted(
-    [*(ROOT / "configs").rglob("*.yaml"), *(ROOT / "src/fedasr/demo/configs").glob("*.yaml")]
+    path
+    for path in [
+        *(ROOT / "configs").rglob("*.yaml"),
+        *(ROOT / "src/fedasr/demo/configs").glob("*.yaml"),
+    ]
+    if path.parent.name not in ("tune", "sweeps")
 )
 
 

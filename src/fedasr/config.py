@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from fedasr.client_data.schema import CorruptGroup, HideTranscripts, PseudoLabelSection
 from fedasr.devices.schema import DevicesSection
@@ -58,6 +65,10 @@ class DataSection(Section):
     on_rate_mismatch: Literal["reject", "resample"] = "resample"
     max_utterance_seconds: float = Field(30.0, gt=0)
     unlabelled: str | None = None  # manifest of untranscribed audio (semi-supervised)
+    # A server-held labelled set no client owns (FedMD's public data): the embedded corpus's
+    # public.jsonl (sizes small and default), or any imported manifest; loaded only by the
+    # algorithms that use it. A relative path is read from data.corpus.
+    public: str = "public.jsonl"
 
 
 class PartitionSection(Section):
@@ -70,10 +81,29 @@ class PartitionSection(Section):
     hide_transcripts: HideTranscripts | None = None  # simulated unlabelled clients
 
 
+class ModelTierSection(Section):
+    """One model tier: a preset (default: model.preset) and overrides on top of model.overrides."""
+
+    preset: Literal["tiny", "small", "base"] | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
 class ModelSection(Section):
     preset: Literal["tiny", "small", "base"] = "tiny"
     overrides: dict[str, Any] = Field(default_factory=dict)
     init_from: str | None = None
+    # Model tiers for heterogeneous clients (FedKAD, FedMD, HeteroFL, per-tier FedAvg): each a
+    # preset and overrides of the one ConformerCTC builder; a client trains the tier its
+    # device tier names (devices.tiers.NAME.model, default: the tier called NAME).
+    tiers: dict[str, ModelTierSection] = Field(default_factory=dict)
+    tier: str | None = None  # the run's one model is this tier's (FedAvg all-small/all-large)
+
+    @model_validator(mode="after")
+    def _tier_is_defined(self) -> ModelSection:
+        if self.tier is not None and self.tier not in self.tiers:
+            defined = ", ".join(self.tiers) or "none"
+            raise ValueError(f"model.tier: no tier {self.tier!r}; model.tiers defines: {defined}")
+        return self
 
 
 class SpecAugmentSection(Section):
@@ -93,6 +123,17 @@ class LRScheduleSection(Section):
     warmup: int = Field(0, ge=0)
 
 
+class VariationalNoiseSection(Section):
+    """Gaussian weight noise for each local step's forward/backward pass (fedasr.train.noise):
+    N(0, std^2), or std times each tensor's RMS with scale=rms; from round `start_round` on
+    (1 = the first round, counted as in metrics.jsonl; in `fedasr train` it counts epochs).
+    std = 0 (the default) trains exactly as without this section."""
+
+    std: float = Field(0.0, ge=0)
+    start_round: int = Field(1, ge=1)
+    scale: Literal["absolute", "rms"] = "absolute"
+
+
 class ClientSection(Section):
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = Field(0.1, gt=0)
@@ -110,6 +151,7 @@ class ClientSection(Section):
     threads: int = Field(1, ge=1)
     stall_decay: StallDecaySection | None = None  # decay the rate when validation stalls
     pseudo_labels: PseudoLabelSection | None = None  # train on confident pseudo-labels
+    variational_noise: VariationalNoiseSection = Field(default_factory=VariationalNoiseSection)
 
 
 class ServerSection(Section):
@@ -221,6 +263,17 @@ class ExperimentConfig(Section):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
+def with_current_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config (`model_dump(mode="json")`) written by an earlier version, with the
+    keys added since at their defaults: a new key's default computes what the earlier version
+    did, so it is no difference. Unchanged when it no longer validates (a key removed or
+    renamed since: a real difference)."""
+    try:
+        return ExperimentConfig.model_validate(data).model_dump(mode="json")
+    except ValidationError:
+        return data
+
+
 # ----------------------------------------------------------------------------- loading
 
 
@@ -241,24 +294,37 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     for text in overrides:
         path, value = parse_override(text)
-        node = raw
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"override {text!r}: {part!r} is a value, not a section")
-            node = child
-        node[path[-1]] = value
+        set_key(raw, path, value, f"override {text!r}")
     return raw
 
 
+def set_key(raw: dict[str, Any], path: list[str], value: Any, where: str) -> None:
+    """Set raw[a][b][c] = value for path [a, b, c], making sections on the way."""
+    node = raw
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{where}: {part!r} is a value, not a section")
+        node = child
+    node[path[-1]] = value
+
+
 def load_config(
-    path: str | Path | None = None, overrides: list[str] | None = None
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> ExperimentConfig:
-    """Load YAML (or defaults when `path` is None), apply overrides, validate everything."""
+    """Load YAML (or defaults when `path` is None), apply overrides, validate everything.
+
+    `values` are typed overrides applied last, {"client.lr": 0.001}: a tuner's samples need no
+    round trip through text.
+    """
     raw: dict[str, Any] = {}
     if path is not None:
         raw = _read_yaml(Path(path))
     raw = apply_overrides(raw, list(overrides or []))
+    for key, value in (values or {}).items():
+        set_key(raw, key.split("."), value, key)
     source = str(path) if path is not None else "<defaults>"
     try:
         config = ExperimentConfig.model_validate(raw)

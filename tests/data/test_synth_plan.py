@@ -74,8 +74,9 @@ def test_plan_is_a_function_of_the_seed(vocab: str) -> None:
 def test_eval_texts_never_occur_in_training(size: str) -> None:
     plan = make_plan(SPEAKERS, SIZES[size], "commands", seed=0)
     train = {s.text for s in plan if s.split == "train"}
-    evaluation = {s.text for s in plan if s.split != "train"}
+    evaluation = {s.text for s in plan if s.split in ("test", "heldout")}
     assert train and evaluation and not train & evaluation
+    assert not {s.text for s in plan if s.split == "public"} & evaluation
     assert len({s.id for s in plan}) == len(plan)
     train_speakers = {s.speaker.id for s in plan if s.split == "train"}
     assert {s.speaker.id for s in plan if s.split == "test"} == train_speakers
@@ -130,3 +131,17 @@ def test_pink_noise_has_more_low_than_high_frequency_power() -> None:
     power = np.abs(np.fft.rfft(pink)) ** 2
     assert power[10:200].mean() > 10 * power[4000:8000].mean()
     assert abs(10 * np.log10(np.mean(pink.astype(np.float64) ** 2)) + 50.0) < 0.1
+
+
+@pytest.mark.parametrize("vocab", ["commands", "digits"])
+def test_public_split_has_its_own_speakers_and_leaves_the_other_clips_alone(vocab: str) -> None:
+    plan = make_plan(SPEAKERS, SIZES["small"], vocab, seed=0)
+    public = [s for s in plan if s.split == "public"]
+    others = [s for s in plan if s.split != "public"]
+    assert len(public) == 12 * sum(s.split == "public" for s in SPEAKERS) and len(public) >= 72
+    assert not {s.speaker.id for s in public} & {s.speaker.id for s in others}
+    assert {s.speaker.engine for s in public} == set(DEFAULT_ENGINES)
+    assert plan[: len(others)] == others  # public clips come after every other clip
+    without = [s for s in SPEAKERS if s.split != "public"]
+    assert make_plan(without, SIZES["small"], vocab, seed=0) == others  # nothing else moved
+    assert not [s for s in make_plan(SPEAKERS, SIZES["fixture"], vocab, 0) if s.split == "public"]

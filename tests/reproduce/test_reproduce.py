@@ -15,7 +15,13 @@ from fedasr.reproduce import load_catalog, repository_root, reproduce
 from fedasr.reproduce.runs import RunSpec, ensure_run, run_state
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ("docs/benchmarks.md", "docs/results/dga.md", "docs/results/early_exit.md")
+DOCS = (
+    "docs/benchmarks.md",
+    "docs/results/dga.md",
+    "docs/results/early_exit.md",
+    "docs/results/fedkad.md",
+    "docs/results/quality_cost.md",
+)
 
 
 def test_catalog_covers_every_results_doc_and_its_files_exist() -> None:

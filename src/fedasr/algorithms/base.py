@@ -20,7 +20,7 @@ import torch
 
 from fedasr.algorithms.aggregate import WeightedSum
 from fedasr.algorithms.coordinates import Coords, Span
-from fedasr.algorithms.spec import MAIN, ModelSpec
+from fedasr.algorithms.spec import MAIN, ModelSpec, View
 
 if TYPE_CHECKING:
     from fedasr.algorithms.context import ClientContext
@@ -222,3 +222,5 @@ class Algorithm:
     client: ClientHalf
     server: ServerHalf
     param_dims: dict[str, ConformerDims]  # the architecture of every server parameter set
+    # sub-models of a set evaluated and exported under their own name (HeteroFL's tiers)
+    views: dict[str, View] = field(default_factory=dict)

@@ -19,11 +19,15 @@ from fedasr.algorithms.fedavg import (
     FedProxOptions,
     Weighting,
 )
+from fedasr.algorithms.fedkad import FedKADOptions, build_fedkad
+from fedasr.algorithms.fedmd import PUBLIC, FedMDOptions, build_fedmd
 from fedasr.algorithms.fednova import build_fednova
+from fedasr.algorithms.heterofl import HeteroFLOptions, build_heterofl, check_widths
 from fedasr.algorithms.objectives import ObjectivePart, Proximal
 from fedasr.algorithms.pruning import PruningOptions, build_pruning
 from fedasr.algorithms.server_opt import server_optimizer
 from fedasr.algorithms.spec import MAIN
+from fedasr.algorithms.tiers import build_tiers, check_tiered
 from fedasr.errors import ConfigError
 from fedasr.models.dims import ConformerDims
 
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from fedasr.config import ExperimentConfig
 
 Builder = Callable[["ExperimentConfig", BaseModel, ConformerDims], Algorithm]
+Check = Callable[["ExperimentConfig", BaseModel], None]
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Entry:
     build: Builder  # (config, parsed options, the run's model dims) -> Algorithm
     summary: str
     tier_sparsity: bool = False  # honours devices.tiers.*.sparsity
+    check: Check | None = None  # other sections it needs, checked when the config loads
+    splits: tuple[str, ...] = ()  # data splits its clients read besides train ("public")
 
 
 def fedavg_family(
@@ -79,6 +86,12 @@ def _early_exit(config: ExperimentConfig, options: BaseModel, dims: ConformerDim
     )
 
 
+def _check_heterofl(config: ExperimentConfig, options: BaseModel) -> None:
+    assert isinstance(options, HeteroFLOptions)
+    check_tiered(config, need_models=False)
+    check_widths(config, options.widths)
+
+
 REGISTRY: dict[str, Entry] = {
     "fedavg": Entry(
         FedAvgOptions, _fedavg, "FedAvg with any server optimizer (FedAdam, FedYogi, FedAvgM)"
@@ -103,7 +116,31 @@ REGISTRY: dict[str, Entry] = {
         "Federated pruning: structured masks, physically smaller client models (docs/pruning.md)",
         tier_sparsity=True,
     ),
-}
+    "tiers": Entry(
+        FedAvgOptions, build_tiers, "one model per device tier (model.tiers), each trained alone",
+        check=lambda config, options: check_tiered(config),
+    ),
+    "fedkad": Entry(
+        FedKADOptions, build_fedkad,
+        "one model per tier, sharing per-label feature prototypes (FedKAD)",
+        check=lambda config, options: check_tiered(config),
+    ),
+    "fedmd": Entry(
+        FedMDOptions, build_fedmd,
+        "one model per tier, distilling a consensus on the public set (FedMD)",
+        check=lambda config, options: check_tiered(config), splits=(PUBLIC,),
+    ),
+    "heterofl": Entry(
+        HeteroFLOptions, build_heterofl,
+        "width slices of one model per tier, each coordinate averaged over its holders",
+        check=_check_heterofl,
+    ),
+}  # fmt: skip
+
+
+def extra_splits(config: ExperimentConfig) -> tuple[str, ...]:
+    """The data splits the configured algorithm reads besides train, test and held-out."""
+    return _entry(config.algorithm.name).splits
 
 
 def _entry(name: str) -> Entry:
@@ -126,7 +163,7 @@ def validate_algorithm_options(config: ExperimentConfig, source: str) -> None:
             f"{config.algorithm.name!r} has no sparsity budgets; use one of: {supported}"
         )
     try:
-        parse_options(config)
+        options = parse_options(config)
     except ValidationError as err:
         lines = [f"{source}: invalid config"]
         allowed = ", ".join(["name", *_entry(config.algorithm.name).options.model_fields])
@@ -139,6 +176,12 @@ def validate_algorithm_options(config: ExperimentConfig, source: str) -> None:
             else:
                 lines.append(f"  {key}: {item['msg']} (got {item.get('input')!r})")
         raise ConfigError("\n".join(lines)) from None
+    check = _entry(config.algorithm.name).check
+    if check is not None:
+        try:
+            check(config, options)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None
 
 
 def build_algorithm(config: ExperimentConfig, dims: ConformerDims) -> Algorithm:

@@ -36,6 +36,20 @@ class ModelSpec:
     freeze_frontend: bool = False  # the conv front-end is neither trained nor sent back
 
 
+@dataclass(frozen=True, eq=False)
+class View:
+    """A sub-model of a server parameter set, evaluated and exported like a set of its own
+    (HeteroFL's width slices, a pruned model): its architecture, the set, and where each of its
+    flat coordinates sits in that set (`models.submodel.width_index`)."""
+
+    dims: ConformerDims
+    params: str
+    index: torch.Tensor
+
+    def take(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        return params[self.params].index_select(0, self.index)
+
+
 @dataclass(frozen=True)
 class Held:
     """A client's share of a server set for one round."""

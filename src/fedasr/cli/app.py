@@ -13,6 +13,9 @@ from fedasr.cli.demo import demo_command
 from fedasr.cli.report import report_command
 from fedasr.cli.reproduce import reproduce_app
 from fedasr.cli.run import eval_command, run_command, train_command
+from fedasr.cli.sweep import sweep_command
+from fedasr.cli.tune import EPILOG as TUNE_EPILOG
+from fedasr.cli.tune import tune_command
 
 app = typer.Typer(
     add_completion=False,
@@ -26,6 +29,8 @@ app.command("train")(train_command)
 app.command("eval")(eval_command)
 app.command("demo")(demo_command)
 app.command("report")(report_command)
+app.command("tune", epilog=TUNE_EPILOG)(tune_command)
+app.command("sweep")(sweep_command)
 app.add_typer(reproduce_app, name="reproduce")
 
 

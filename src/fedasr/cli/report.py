@@ -41,19 +41,37 @@ def report_command(
     ] = None,
     target: Annotated[
         float | None,
-        typer.Option(help="Target value of --metric (default: the first run's best)."),
+        typer.Option(
+            "--target",
+            "--target-wer",
+            help="Target value of --metric, e.g. 0.3 for 30 % WER (default: the first run's "
+            "best). The cost to reach it is given in every cost unit the runs log.",
+        ),
+    ] = None,
+    cost_unit: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also plot --metric against this cumulative cost for all runs on one figure "
+            "(repeatable): examples (cost C), audio_hours, flops, bytes_up, bytes_down, bytes, "
+            "sim_hours (with devices:), rounds, wall_hours."
+        ),
     ] = None,
 ) -> None:
     """Compare runs: WER vs rounds, bytes and client compute, loss, per-exit WER, a table."""
     from fedasr.report.build import write_report
+    from fedasr.report.cost_section import HOW, cost_table, target_sentence
     from fedasr.report.table import summary_table, target_text
 
     labels = parse_labels(label or [], run_dirs)
-    report = write_report(run_dirs, out, metric, labels, target)
+    report = write_report(run_dirs, out, metric, labels, target, cost_unit or [])
     for note in report.notes:
         err_console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
     console.print(_transposed(*summary_table(report.rows, report.target)))
     console.print(target_text(report.target), soft_wrap=True)
+    if report.cost_rows and report.cost_units:
+        console.print(_transposed(*cost_table(report.cost_rows, report.cost_units)))
+        console.print(f"cost to reach the target. {target_sentence(report.target)} {HOW}",
+                      soft_wrap=True)  # fmt: skip
     console.print(f"{len(report.plots)} plots, report -> {report.html}", soft_wrap=True)
 
 

@@ -119,7 +119,14 @@ def load_data(
         str(path) for name, path in manifests.items() if name != "train" and not path.is_file()
     ]
     if missing:
-        raise ConfigError(f"data: manifest(s) not found: {', '.join(missing)}")
+        hint = (
+            "; data.public names the public set (the embedded corpus writes public.jsonl for "
+            "--size small and default: rebuild it with `fedasr data synth`, or point "
+            "data.public at any manifest)"
+            if "public" in manifests and str(manifests["public"]) in missing
+            else ""
+        )
+        raise ConfigError(f"data: manifest(s) not found: {', '.join(missing)}{hint}")
     tokenizer = _tokenizer(section, manifests["train"], tokenizer_dir)
     fconfig = feature_config(section)
     utterances, reports, stores = {}, {}, {}

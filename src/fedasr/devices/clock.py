@@ -90,9 +90,16 @@ class WorkloadPlanner:
     max_steps: int | None
     frozen_frontend: bool
 
+    def _model(self, task: ClientTask) -> tuple[ConformerDims, ParamLayout, int | None]:
+        """The architecture, layout and exit of what the client trains: its model spec's (a
+        tier's own model under a tiered algorithm), else the run's model at its budget."""
+        if task.spec is None or task.spec.dims == self.dims:
+            depth = task.spec.depth if task.spec is not None else task.depth
+            return self.dims, self.layout, depth
+        return task.spec.dims, ParamLayout.for_dims(task.spec.dims), task.spec.depth
+
     def flops(self, task: ClientTask) -> float:
-        # the architecture the client trains: its spec's (a pruned, smaller model) if it has one
-        dims = task.spec.dims if task.spec is not None else self.dims
+        dims, _, depth = self._model(task)
         rng = np.random.default_rng(task.seed)  # the same stream local_train batches from
         total, steps = 0.0, 0
         for _ in range(self.local_epochs):
@@ -100,15 +107,16 @@ class WorkloadPlanner:
                 if self.max_steps is not None and steps >= self.max_steps:
                     return total
                 padded = int(self.lengths[rows].max())
-                frozen = self.frozen_frontend
-                total += batch_flops(dims, len(rows), padded, task.depth, True, frozen)
+                total += batch_flops(dims, len(rows), padded, depth, True, self.frozen_frontend)
                 steps += 1
         return total
 
     def bytes(self, task: ClientTask) -> tuple[int, int]:
-        """(down, up): the prefix up to the client's exit; up skips a frozen front-end."""
-        span = self.layout.span(task.depth)
-        start = self.layout.frontend_span if self.frozen_frontend else 0
+        """(down, up): the prefix up to the client's exit; up skips a frozen front-end. (What
+        a method sends besides its parameters, e.g. FedKAD's knowledge, is not planned.)"""
+        _, layout, depth = self._model(task)
+        span = layout.span(depth)
+        start = layout.frontend_span if self.frozen_frontend else 0
         return FLOAT32_BYTES * span, FLOAT32_BYTES * (span - start)
 
     def seconds(self, task: ClientTask, profile: DeviceTier) -> float:

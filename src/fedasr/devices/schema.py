@@ -30,6 +30,9 @@ class DeviceTier(_Strict):
     # A sparsity budget: the share of the prunable weights this device's model lacks
     # (algorithm.name=pruning: nested masks, a sparser tier holds a subset of a denser one's).
     sparsity: float | None = Field(None, ge=0, lt=1)
+    # The model tier (model.tiers) this device trains under a tiered algorithm (FedKAD, FedMD,
+    # HeteroFL, per-tier FedAvg); None: the model tier named like this device tier.
+    model: str | None = None
     # Later budgets (a maximum width) belong here, next to max_depth, and in
     # devices.fleet.build_fleet, which turns each client's profile into its budget.
 

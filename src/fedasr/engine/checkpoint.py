@@ -80,7 +80,7 @@ def load_latest_checkpoint(directory: Path, set_aside: bool = True) -> LoadedChe
     for path in reversed(list_checkpoints(directory)):
         try:
             tensors, state = load_checkpoint(path)
-            if "params" not in tensors or "loop" not in state:
+            if not _has_params(tensors) or "loop" not in state:
                 raise ValueError("no params tensor or loop state")
         except Exception as err:  # safetensors, JSON and OS errors alike: try the previous
             if set_aside:
@@ -93,6 +93,11 @@ def load_latest_checkpoint(directory: Path, set_aside: bool = True) -> LoadedChe
             continue
         return LoadedCheckpoint(path, tensors, state)
     return None
+
+
+def _has_params(tensors: dict[str, torch.Tensor]) -> bool:
+    """The one parameter set (`params`) or several named ones (`params.S`, ...: model tiers)."""
+    return any(key == "params" or key.startswith("params.") for key in tensors)
 
 
 def _unused(path: Path) -> Path:

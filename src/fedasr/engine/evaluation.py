@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from fedasr.algorithms.spec import MAIN
+from fedasr.algorithms.spec import MAIN, View
 from fedasr.asr.evaluate import EvalResult, evaluate
 from fedasr.config import EvalSection
 from fedasr.data.batching import seconds_to_frames
@@ -66,9 +66,10 @@ class ServerEvaluator:
 
 
 class SetEvaluators:
-    """One evaluator per server parameter set (a tier's model, or the one global model). The
-    main set's metrics keep their plain names (`heldout_wer`); another set's are prefixed with
-    its name (`S_heldout_wer`), so `eval.metric` can name either."""
+    """One evaluator per server parameter set (a tier's model, or the one global model) and per
+    view (a sub-model of a set, e.g. a HeteroFL tier's width slice). The main set's metrics
+    keep their plain names (`heldout_wer`); another set's or view's are prefixed with its name
+    (`S_heldout_wer`), so `eval.metric` can name either."""
 
     def __init__(
         self,
@@ -76,16 +77,26 @@ class SetEvaluators:
         bundle: DataBundle,
         section: EvalSection,
         device: torch.device | str = "cpu",
+        views: dict[str, View] | None = None,
     ) -> None:
+        self.views = dict(views or {})
+        dims = {**param_dims, **{name: view.dims for name, view in self.views.items()}}
         self.by_set = {
-            name: ServerEvaluator(dims, bundle, section, device)
-            for name, dims in param_dims.items()
+            name: ServerEvaluator(model_dims, bundle, section, device)
+            for name, model_dims in dims.items()
+        }
+
+    def values(self, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The flat values of every evaluated model: a set's own, or a view's share of its set."""
+        return {
+            name: self.views[name].take(params) if name in self.views else params[name]
+            for name in self.by_set
         }
 
     def evaluate(self, params: dict[str, torch.Tensor]) -> dict[str, Any]:
         record: dict[str, Any] = {}
-        for name, evaluator in self.by_set.items():
-            metrics, _ = evaluator.evaluate(params[name])
+        for name, values in self.values(params).items():
+            metrics, _ = self.by_set[name].evaluate(values)
             prefix = "" if name == MAIN else f"{name}_"
             record.update({prefix + key: value for key, value in metrics.items()})
         return record

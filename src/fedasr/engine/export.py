@@ -41,7 +41,8 @@ def export_sets(
     params: dict[str, torch.Tensor],
     meta: dict[str, Any],
 ) -> None:
-    """STEM.safetensors for the main set, STEM-NAME.safetensors for any other set."""
-    for name, evaluator in evaluators.by_set.items():
+    """STEM.safetensors for the main set, STEM-NAME.safetensors for any other set or view."""
+    for name, values in evaluators.values(params).items():
         path = run_dir / (f"{stem}.safetensors" if name == MAIN else f"{stem}-{name}.safetensors")
-        export_params(path, evaluator, bundle, data, params[name], {**meta, "param_set": name})
+        evaluator = evaluators.by_set[name]
+        export_params(path, evaluator, bundle, data, values, {**meta, "param_set": name})

@@ -88,8 +88,9 @@ class FederatedRun:
         self.state = LoopState()
         self.best = Plateau(self.config.eval.early_stopping.min_delta)
         self.evaluators = SetEvaluators(
-            self.algorithm.param_dims, parts.bundle, self.config.eval, self.config.executor.device
-        )
+            self.algorithm.param_dims, parts.bundle, self.config.eval,
+            self.config.executor.device, self.algorithm.views,
+        )  # fmt: skip
         self.executor: Executor | None = None
         if resume:
             self._restore()

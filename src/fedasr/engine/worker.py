@@ -4,8 +4,10 @@ Every executor runs clients through a WorkerContext: the serial executor holds o
 process, the process pool one per worker process, the Ray executor one per actor. It is the
 `ClientContext` of the algorithms (algorithms/context.py): a client half asks it for the model
 of its spec (built once per architecture, with its optimizer, and reused by every later client
-of that architecture) and for local training on the client's data. Loading a starting point is
-a copy into the model's flat buffer; the optimizer is reset, not rebuilt; nothing is
+of that architecture), for local training on the client's data, and for the client's data in
+batches without training (a method's forward passes: FedKAD's knowledge, FedMD's posteriors),
+or rows of another split the run loaded for its algorithm (the public set). Loading a starting
+point is a copy into the model's flat buffer; the optimizer is reset, not rebuilt; nothing is
 deep-copied per client.
 """
 
@@ -13,18 +15,18 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from fedasr.algorithms.base import ClientTask
-from fedasr.algorithms.context import ClientFailure
+from fedasr.algorithms.context import ClientFailure, SplitRows
 from fedasr.algorithms.spec import ModelSpec
 from fedasr.config import ExperimentConfig
-from fedasr.data.batching import SpeechData, seconds_to_frames
+from fedasr.data.batching import Batch, SpeechData, batch_rows, seconds_to_frames
 from fedasr.data.bundle import SplitHandle
 from fedasr.data.specaugment import SpecAugmentConfig
 from fedasr.engine.outcomes import ClientTimedOut, NonFiniteUpdate
@@ -33,6 +35,7 @@ from fedasr.models.conformer import ConformerCTC
 from fedasr.models.dims import ConformerDims
 from fedasr.models.flat import FlatModel, dims_key
 from fedasr.train.local import LocalData, LocalPlan, LocalStats, NonFiniteLoss, local_train
+from fedasr.train.noise import noise_in_round, with_noise
 from fedasr.train.objective import Objective
 from fedasr.train.step import make_optimizer, reset_optimizer
 
@@ -87,6 +90,7 @@ class WorkerSpec:
     threads: int = 1
     device: str = "cpu"
     conditions: DataConditions | None = None
+    splits: dict[str, SplitHandle] = field(default_factory=dict)  # e.g. "public", opened lazily
 
 
 @dataclass
@@ -108,6 +112,9 @@ class WorkerContext:
         self._models: dict[str, _Cached] = {}
         self.model(ModelSpec(ConformerDims(**spec.dims)))  # the main architecture, up front
         self.data_report: dict[str, float] = {}  # the last client's data statistics
+        self._splits: dict[str, SpeechData] = {}
+        # the last trained client's prepared data, so `batches` sees what `train` saw
+        self._prepared: tuple[tuple[str, int, int], LocalData] | None = None
 
     # ------------------------------------------------------------------ ClientContext
     def model(self, spec: ModelSpec) -> FlatModel:
@@ -125,20 +132,25 @@ class WorkerContext:
         return cached.model
 
     def train(
-        self, model: FlatModel, task: ClientTask, lr: float, objective: Objective
+        self,
+        model: FlatModel,
+        task: ClientTask,
+        lr: float,
+        objective: Objective,
+        data: SplitRows | None = None,
+        epochs: int | None = None,
     ) -> LocalStats:
-        """Local epochs over the client's rows from its seeded data order."""
-        if len(task.rows) == 0:
-            raise ClientFailure(f"client {task.client_id} has no utterances")
-        local = self._local_data(model, task)
-        if len(local.rows) == 0:
-            raise ClientFailure(f"client {task.client_id}: no utterance has a (pseudo-)label")
+        """Local epochs over the client's rows (or `data`) from its seeded data order, with the
+        configured variational noise (whatever the algorithm: it is a step hook in front)."""
+        source, local = self._source(model, task, data)
         torch.manual_seed(task.seed)  # dropout draws from the global generator
         optimizer = self._models[dims_key(model.dims)].optimizer
         reset_optimizer(optimizer, lr)
+        noise = noise_in_round(self.config.client.variational_noise, task.round + 1)
+        objective = with_noise(objective, noise, list(model.module.parameters()), task.seed)
         try:
             return local_train(
-                model.module, optimizer, self.data, local.rows, self._plan(task),
+                model.module, optimizer, source, local.rows, self._plan(task, epochs),
                 rng=np.random.default_rng(task.seed),
                 generator=torch.Generator().manual_seed(task.seed), objective=objective,
                 targets=local.targets, transform=local.transform,
@@ -147,7 +159,46 @@ class WorkerContext:
         except NonFiniteLoss as err:
             raise NonFiniteUpdate(f"client {task.client_id}: {err}") from None
 
+    def batches(
+        self, model: FlatModel, task: ClientTask, data: SplitRows | None = None
+    ) -> Iterator[Batch]:
+        """Deterministic length-sorted batches (no shuffling, no SpecAugment) on the device."""
+        if data is None and self._prepared is not None and self._prepared[0] == _key(task):
+            source, local = self.data, self._prepared[1]
+        else:
+            source, local = self._source(model, task, data)
+        for rows in batch_rows(local.rows, source.lengths, self.max_frames):
+            yield source.collate(rows, local.targets, local.transform).to(self.device)
+
+    def split_size(self, split: str) -> int:
+        return len(self._split(split))
+
     # ------------------------------------------------------------------ internals
+    def _source(
+        self, model: FlatModel, task: ClientTask, data: SplitRows | None
+    ) -> tuple[SpeechData, LocalData]:
+        """The split and rows a client trains on: its own after its data conditions, or the
+        rows of another split as they are."""
+        if data is not None:
+            if len(data.rows) == 0:
+                raise ClientFailure(f"client {task.client_id}: no rows of split {data.split!r}")
+            return self._split(data.split), LocalData(np.asarray(data.rows), None)
+        if len(task.rows) == 0:
+            raise ClientFailure(f"client {task.client_id} has no utterances")
+        local = self._local_data(model, task)
+        if len(local.rows) == 0:
+            raise ClientFailure(f"client {task.client_id}: no utterance has a (pseudo-)label")
+        self._prepared = (_key(task), local)
+        return self.data, local
+
+    def _split(self, name: str) -> SpeechData:
+        if name not in self._splits:
+            handle = self.spec.splits.get(name)
+            if handle is None:
+                raise ClientFailure(f"split {name!r} was not loaded for this run's algorithm")
+            self._splits[name] = handle.open()
+        return self._splits[name]
+
     def _local_data(self, model: FlatModel, task: ClientTask) -> LocalData:
         conditions = self.spec.conditions
         if conditions is None:
@@ -156,11 +207,12 @@ class WorkerContext:
         self.data_report = local.report
         return local
 
-    def _plan(self, task: ClientTask) -> LocalPlan:
+    def _plan(self, task: ClientTask, epochs: int | None = None) -> LocalPlan:
         client = self.config.client
         depth = task.spec.depth if task.spec is not None else task.depth
         return LocalPlan(
-            max_frames=self.max_frames, epochs=client.local_epochs, max_steps=client.max_steps,
+            max_frames=self.max_frames, epochs=epochs or client.local_epochs,
+            max_steps=client.max_steps,
             depth=depth, grad_clip=client.grad_clip, specaugment=self.specaug,
         )  # fmt: skip
 
@@ -183,3 +235,8 @@ class WorkerContext:
         executor attaches them to that client's report, whatever the algorithm."""
         report, self.data_report = self.data_report, {}
         return report
+
+
+def _key(task: ClientTask) -> tuple[str, int, int]:
+    """One client in one round (its prepared data is reused only by the same task)."""
+    return task.client_id, task.round, task.seed

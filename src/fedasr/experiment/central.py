@@ -26,6 +26,7 @@ from fedasr.experiment.opening import open_central_run
 from fedasr.models.factory import model_dims
 from fedasr.models.flat import FlatModel
 from fedasr.train.local import LocalPlan, LocalStats, local_train
+from fedasr.train.noise import noise_in_round, with_noise
 from fedasr.train.objective import Objective
 from fedasr.train.schedule import scheduled_lr
 from fedasr.train.step import make_optimizer
@@ -73,9 +74,12 @@ def train_centralized(config: ExperimentConfig, progress: bool = True) -> Centra
         lr = scheduled_lr(client.lr, client.lr_schedule, epoch, config.central.epochs)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        noise = noise_in_round(client.variational_noise, epoch + 1)
+        noise_seed = int(np.random.SeedSequence([config.seed, epoch]).generate_state(1)[0])
         stats = local_train(
             model, optimizer, train, range(len(train)), plan, rng=rng, generator=generator,
-            objective=objective, should_stop=out_of_time,
+            objective=with_noise(objective, noise, list(model.parameters()), noise_seed),
+            should_stop=out_of_time,
         )  # fmt: skip
         steps += stats.steps
         elapsed = time.perf_counter() - started

@@ -9,11 +9,12 @@ from pathlib import Path
 import torch
 
 from fedasr.algorithms.base import Algorithm
+from fedasr.algorithms.registry import extra_splits
 from fedasr.algorithms.spec import MAIN
 from fedasr.client_data.local import ClientDataView
 from fedasr.client_data.plan import ClientDataPlan, plan_client_data
 from fedasr.config import ExperimentConfig
-from fedasr.data.bundle import DataBundle, load_data
+from fedasr.data.bundle import SPLITS, DataBundle, load_data
 from fedasr.data.partition import partition
 from fedasr.engine.cohort import ClientRegistry
 from fedasr.engine.worker import WorkerSpec, default_workers, resolve_device
@@ -86,7 +87,8 @@ def build_setup(
     everything a run needs. Workers load the tokenizer from `tokenizer_home` when given: where
     a fresh run installs it once its checks pass (experiment/opening.py)."""
     resolve_device(config.executor.device)  # fail before any data is loaded
-    bundle = load_data(config.data, tokenizer_dir, progress=progress)
+    extra = extra_splits(config)  # e.g. FedMD's public set
+    bundle = load_data(config.data, tokenizer_dir, SPLITS + extra, progress=progress)
     if tokenizer_home is not None:
         bundle.tokenizer_dir = tokenizer_home
     registry = build_registry(config, bundle)
@@ -102,6 +104,7 @@ def build_setup(
         threads=ex.threads_per_worker,
         device=ex.device,
         conditions=ClientDataView(client_data, config),
+        splits={name: bundle.handle(name) for name in extra},
     )
     workers = ex.workers or default_workers()
     return Setup(bundle, registry, dims, layout, params, spec, workers, client_data)

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from fedasr.report.cost import CostUnit, cost_unit
+from fedasr.report.cost_section import (
+    CostRow,
+    cost_html,
+    cost_rows,
+    cost_units_logged,
+    write_cost_plots,
+)
 from fedasr.report.html import render_report, write_text_atomic
 from fedasr.report.metrics import ReportError, Run, load_run, metric_keys
 from fedasr.report.plots import PlotFile, write_plots
@@ -24,6 +32,8 @@ class Report:
     target: Target
     plots: list[PlotFile]
     notes: list[str]
+    cost_rows: list[CostRow]
+    cost_units: list[CostUnit]
 
 
 def default_out_dir(run_dirs: Sequence[Path], now: datetime | None = None) -> Path:
@@ -51,6 +61,7 @@ def write_report(
     metric: str | None = None,
     labels: Mapping[Path, str] | None = None,
     target: float | None = None,
+    cost_units: Sequence[str] = (),
     intro: Sequence[str] = (),
 ) -> Report:
     """Load the runs and write OUT/plots/*.png and OUT/report.html (`intro`: plain-text
@@ -58,9 +69,11 @@ def write_report(
 
     `metric` drives the cost plots, the target, speed-up and WERR; by default the first of
     DEFAULT_METRICS that some run logs (a run that has not evaluated yet still gets a report).
+    `cost_units` (names in fedasr.report.cost.UNITS) add one WER-vs-cost figure each.
     """
     if not run_dirs:
         raise ReportError("no run directory given")
+    plotted_units = [cost_unit(name) for name in cost_units]  # a typo fails before any output
     runs = load_runs(run_dirs, labels)
     notes = [note for run in runs for note in run.warnings]
     metric = choose_metric(runs, metric, notes)
@@ -69,10 +82,15 @@ def write_report(
     chosen = choose_target(runs, metric, target)
     rows = summary_rows(runs, metric, chosen)
     plots = write_plots(runs, out, metric)
+    plots += write_cost_plots(runs, out, metric, plotted_units, chosen)
+    units = cost_units_logged(runs)
+    costs = cost_rows(runs, chosen)
     html = out / "report.html"
-    page = render_report(runs, rows, chosen, plots, notes, intro=intro)
+    page = render_report(
+        runs, rows, chosen, plots, notes, intro=intro, sections=[cost_html(costs, units, chosen)]
+    )
     write_text_atomic(html, page)
-    return Report(out, html, runs, rows, chosen, plots, notes)
+    return Report(out, html, runs, rows, chosen, plots, notes, costs, units)
 
 
 def choose_metric(runs: Sequence[Run], metric: str | None, notes: list[str]) -> str:

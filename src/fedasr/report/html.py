@@ -41,8 +41,10 @@ def render_report(
     notes: Sequence[str] = (),
     generated: datetime | None = None,
     intro: Sequence[str] = (),
+    sections: Sequence[str] = (),
 ) -> str:
-    """The whole report page as one string; `intro` paragraphs (plain text) open it."""
+    """The whole report page as one string; `intro` paragraphs (plain text) open it,
+    `sections` (HTML) go after the summary."""
     when = (generated or datetime.now()).strftime("%Y-%m-%d %H:%M")
     parts = [
         "<!DOCTYPE html>",
@@ -57,6 +59,7 @@ def render_report(
         f'<p class="note">{escape(TABLE_TEXT)}</p>',
         f'<p class="note">{escape(target_text(target))}</p>',
         _table(rows, target),
+        *sections,
         "<h2>Plots</h2>" if plots else "",
         *(_figure(plot) for plot in plots),
         "<h2>Runs</h2>",

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from fedasr.report.metrics import Run, best_point, metric_value, series, xy_series
+from fedasr.report.tiers import per_tier_wer
 
 WER_SPLITS = ("test_wer", "heldout_wer")
 LOSS_KEY = "train_loss_per_frame"
@@ -172,6 +173,7 @@ FIGURES: dict[str, tuple[Callable[[Sequence[Run], str], Figure | None], str]] = 
     "wer_vs_sim_hours": (wer_vs_sim_hours, "WER against simulated clock time"),
     "loss": (loss_vs_step, "Training loss per frame"),
     "per_exit_wer": (per_exit_wer, "WER at each exit, final evaluation"),
+    "per_tier_wer": (per_tier_wer, "WER of each tier's model per round (tiered runs)"),
 }
 
 

@@ -167,8 +167,8 @@ class TrustServer:
         state = self.inner.init(params)
         return dataclasses.replace(state, extras={**state.extras, **self.step.initial_extras()})
 
-    def spec_for(self, task: ClientTask) -> ModelSpec:
-        return self.inner.spec_for(task)
+    def spec_for(self, state: ServerState, task: ClientTask) -> ModelSpec:
+        return self.inner.spec_for(state, task)
 
     def broadcast(self, state: ServerState, round_index: int, lr: float) -> Broadcast:
         broadcast = self.inner.broadcast(state, round_index, lr)

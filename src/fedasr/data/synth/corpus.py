@@ -4,6 +4,8 @@ Layout of OUT:
   train.jsonl    training speakers, training texts
   test.jsonl     the same speakers, texts never used in training
   heldout.jsonl  held-out speakers (never in training), texts never used in training
+  public.jsonl   public speakers (neither clients nor held-out), no evaluation text; sizes
+                 small and default only (a server-held set, e.g. FedMD's)
   audio/<speaker>/<utt_id>.flac   16 kHz mono 16-bit
   corpus.json    the recipe and the numbers: seed, size, speakers, counts, engine versions
 """
@@ -32,6 +34,7 @@ from fedasr.errors import ConfigError
 from fedasr.fsutil import fsync_dir, fsync_tree
 
 SPLITS = ("train", "test", "heldout")
+OPTIONAL_SPLITS = ("public",)  # written only when the size has such clips
 CHUNK = 8  # clips per task: consecutive clips share a speaker, so a worker rarely switches voice
 
 
@@ -130,10 +133,12 @@ def _publish(staging: Path, out: Path) -> None:
         fsync_dir(out.parent)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.replaced-", dir=out.parent))
-    for name in ["audio", *(f"{split}.jsonl" for split in SPLITS), "corpus.json"]:
+    names = ["audio", *(f"{split}.jsonl" for split in SPLITS + OPTIONAL_SPLITS), "corpus.json"]
+    for name in names:
         if (out / name).exists():
             os.replace(out / name, old / name)
-        os.replace(staging / name, out / name)
+        if (staging / name).exists():  # an optional split this size has no clips for
+            os.replace(staging / name, out / name)
     fsync_dir(out)
     shutil.rmtree(old)  # the corpus the caller asked to overwrite
 
@@ -165,10 +170,15 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if safe_to_fork else "spawn")
 
 
+def present_splits(plan: list[UtteranceSpec]) -> tuple[str, ...]:
+    """The three splits every corpus has, and the optional ones this plan fills."""
+    return SPLITS + tuple(s for s in OPTIONAL_SPLITS if any(c.split == s for c in plan))
+
+
 def write_manifests(
     out: Path, plan: list[UtteranceSpec], frames: dict[int, int], vocab: str
 ) -> None:
-    for split in SPLITS:
+    for split in present_splits(plan):
         utterances = [
             _utterance(spec, frames[spec.index], vocab) for spec in plan if spec.split == split
         ]
@@ -211,7 +221,7 @@ def corpus_info(
 
 def split_counts(built: BuiltCorpus) -> dict[str, dict[str, float]]:
     counts = {}
-    for split in SPLITS:
+    for split in present_splits(built.plan):
         specs = [spec for spec in built.plan if spec.split == split]
         seconds = sum(built.frames[spec.index] for spec in specs) / SAMPLE_RATE
         counts[split] = {

@@ -4,6 +4,9 @@ Workers only execute specs, so the corpus cannot depend on how many workers ran 
 order they finished. Texts come from one seeded draw of unique sentences, shuffled and split:
 some for evaluation (test and held-out), the rest for training, so no evaluation text is ever
 heard in training. Jitter comes from a generator keyed by (seed, utterance index).
+Public clips (speakers of neither the clients nor the held-out set) come after every other
+clip, with texts from a stream of their own that never yields an evaluation text: adding them
+changed no earlier clip of any corpus.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fedasr.data.synth.grammar import SENTENCE_MAKERS
-from fedasr.data.synth.speakers import HELDOUT, TRAIN, Speaker
+from fedasr.data.synth.speakers import HELDOUT, PUBLIC, TRAIN, Speaker
 from fedasr.errors import ConfigError
 
 TEXT_STREAM = 1  # keys of the seeded streams, so that adding one never shifts another
 PARAM_STREAM = 2
+PUBLIC_STREAM = 3
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class SizeSpec:
     heldout_per_speaker: int
     speaker_ids: tuple[str, ...] | None = None  # None: every speaker of the chosen engines
     max_words: int | None = None
+    public_per_speaker: int = 0  # clips of each public speaker (0: no public split)
 
 
 SIZES = {
@@ -37,8 +42,8 @@ SIZES = {
         speaker_ids=("espeak-01", "espeak-06", "flite-05", "festival-01", "flite-09"),
         max_words=5,
     ),
-    "small": SizeSpec("small", 20, 5, 12),
-    "default": SizeSpec("default", 100, 16, 40),
+    "small": SizeSpec("small", 20, 5, 12, public_per_speaker=12),
+    "default": SizeSpec("default", 100, 16, 40, public_per_speaker=40),
 }  # fmt: skip
 
 
@@ -47,7 +52,7 @@ class UtteranceSpec:
     index: int
     id: str
     speaker: Speaker
-    split: str  # train | test | heldout
+    split: str  # train | test | heldout | public
     text: str
     pitch: float | None  # the speaker's setting with this utterance's jitter applied
     tempo: float
@@ -92,7 +97,54 @@ def make_plan(
         utt_id = f"{speaker.id}-{per_speaker[speaker.id]:04d}"
         text = next(train_iter) if split == TRAIN else next(eval_iter)
         plan.append(_jittered_spec(index, utt_id, speaker, split, text, seed, noise))
-    return plan
+    return plan + _public_clips(speakers, size, vocab, seed, noise, len(plan), set(eval_texts))
+
+
+def _public_clips(
+    speakers: list[Speaker],
+    size: SizeSpec,
+    vocab: str,
+    seed: int,
+    noise: bool,
+    first_index: int,
+    eval_texts: set[str],
+) -> list[UtteranceSpec]:
+    """The public split: `public_per_speaker` clips of every public speaker, after all others."""
+    public = [s for s in speakers if s.split == PUBLIC] if size.public_per_speaker else []
+    count = len(public) * size.public_per_speaker
+    if not count:
+        return []
+    texts = _public_texts(SENTENCE_MAKERS[vocab], seed, count, eval_texts, size.max_words)
+    clips = []
+    for number, text in enumerate(texts):
+        speaker = public[number // size.public_per_speaker]
+        utt_id = f"{speaker.id}-{number % size.public_per_speaker + 1:04d}"
+        index = first_index + number
+        clips.append(_jittered_spec(index, utt_id, speaker, PUBLIC, text, seed, noise))
+    return clips
+
+
+def _public_texts(
+    make: Callable[[np.random.Generator], str],
+    seed: int,
+    count: int,
+    eval_texts: set[str],
+    max_words: int | None,
+) -> list[str]:
+    """`count` texts, none of them an evaluation text (distinct while the grammar allows)."""
+    rng = np.random.default_rng([seed, PUBLIC_STREAM])
+    unique: list[str] = []
+    seen = set(eval_texts)
+    for _ in range(50 * count + 1000):
+        if len(unique) == count:
+            break
+        text = make(rng)
+        if text not in seen and (max_words is None or len(text.split()) <= max_words):
+            seen.add(text)
+            unique.append(text)
+    if not unique:
+        raise ConfigError("the grammar produced no public text outside the evaluation texts")
+    return _cycle(unique, count)
 
 
 def _split_slots(speakers: list[Speaker], size: SizeSpec) -> list[tuple[Speaker, str]]:
@@ -100,6 +152,8 @@ def _split_slots(speakers: list[Speaker], size: SizeSpec) -> list[tuple[Speaker,
     for speaker in speakers:
         if speaker.split == HELDOUT:
             slots += [(speaker, "heldout")] * size.heldout_per_speaker
+        elif speaker.split == PUBLIC:
+            continue  # after every other clip (_public_clips)
         else:
             slots += [(speaker, "train")] * size.train_per_speaker
             slots += [(speaker, "test")] * size.test_per_speaker

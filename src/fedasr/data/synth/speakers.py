@@ -12,7 +12,10 @@ Units, per engine (see engines.py for how each is passed on):
   shift  resampling factor applied after synthesis: > 1 raises pitch and formants together
          (a shorter vocal tract); the engine's tempo is divided by it so the rate is kept.
 Held-out speakers are whole speakers never seen in training: unseen accents or variants for
-espeak, unseen voices or settings for flite and festival.
+espeak, unseen voices or settings for flite and festival. Public speakers (the `public` split:
+data a server may hold and share, e.g. FedMD's public set) are neither clients nor held-out:
+espeak variants no other speaker uses, flite's `kal` voice, an unused festival setting. They
+come last in each engine's list, so adding them renumbered no existing speaker.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
 EXTRA_ENGINES = ("mbrola", "pico")
-TRAIN, HELDOUT = "train", "heldout"
+TRAIN, HELDOUT, PUBLIC = "train", "heldout", "public"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ _TABLE: dict[str, list[tuple[str, float | None, float, float, str]]] = {
         ("en-us+f2", 70, 1.10, 1.0, TRAIN),
         ("en-us-nyc+f4", 60, 1.00, 1.0, HELDOUT),
         ("en-gb-x-gbcwmd+m6", 40, 0.95, 1.0, HELDOUT),
+        ("en-us+m8", 50, 1.00, 1.0, PUBLIC),
+        ("en-gb-x-rp+klatt4", 45, 0.95, 1.0, PUBLIC),
+        ("en-gb-scotland+klatt5", 55, 1.05, 1.0, PUBLIC),
     ],
     "flite": [
         ("kal16", 95, 1.00, 1.0, TRAIN),
@@ -72,6 +78,8 @@ _TABLE: dict[str, list[tuple[str, float | None, float, float, str]]] = {
         ("rms", None, 1.08, 0.92, TRAIN),
         ("awb", 95, 0.92, 1.0, HELDOUT),
         ("slt", 150, 1.12, 1.0, HELDOUT),
+        ("kal", 100, 1.00, 1.0, PUBLIC),
+        ("kal", 125, 0.92, 1.0, PUBLIC),
     ],
     "festival": [
         ("kal_diphone", 105, 1.00, 1.0, TRAIN),
@@ -82,6 +90,7 @@ _TABLE: dict[str, list[tuple[str, float | None, float, float, str]]] = {
         ("cmu_us_slt_arctic_hts", None, 0.92, 0.90, TRAIN),
         ("kal_diphone", 85, 1.12, 1.0, HELDOUT),
         ("cmu_us_slt_arctic_hts", None, 1.08, 1.08, HELDOUT),
+        ("ked_diphone", 118, 1.10, 1.0, PUBLIC),
     ],
     # Opt-in (--extra-voices): Debian contrib/non-free, non-commercial voice licences.
     "mbrola": [

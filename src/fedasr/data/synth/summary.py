@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from fedasr.data.synth.corpus import SPLITS, BuiltCorpus
+from fedasr.data.synth.corpus import BuiltCorpus, present_splits
 from fedasr.data.synth.render import SAMPLE_RATE
 
 
@@ -13,7 +13,7 @@ def summary_rows(built: BuiltCorpus) -> list[tuple[str, str, int, int, float]]:
     engines = list(dict.fromkeys(spec.speaker.engine for spec in built.plan))
     rows = []
     for engine in engines:
-        for split in SPLITS:
+        for split in present_splits(built.plan):
             specs = [s for s in built.plan if s.speaker.engine == engine and s.split == split]
             if specs:
                 frames = sum(built.frames[s.index] for s in specs)
