@@ -98,3 +98,19 @@ def test_a_missing_public_set_is_named(tiny_config) -> None:  # type: ignore[no-
     config = tiny_config(*FEDMD, "data.public=nowhere.jsonl")
     with pytest.raises(ConfigError, match=r"data\.public"):
         build_run(config, progress=False)
+
+
+def test_transfer_learning_is_round_zero_on_the_public_set(tiny_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    examples = {}
+    for epochs in (0, 2):
+        config = tiny_config(*FEDMD, "rounds.total=2", f"algorithm.transfer_epochs={epochs}",
+                             f"run_dir={tmp_path / str(epochs)}")  # fmt: skip
+        run = build_run(config, progress=False)
+        run.execute()
+        public = len(run.parts.bundle.splits["public"])
+        records = read_metrics(config.resolved_run_dir())
+        examples[epochs] = [record["cost"]["examples"] for record in records]
+        clients = [record["clients"]["aggregated"] for record in records]
+    # four clients a round, each two passes over the whole public set before its own data
+    assert examples[2][0] - examples[0][0] == 4 * 2 * public
+    assert examples[2][1] == examples[0][1] and clients == [4, 4]

@@ -14,8 +14,11 @@ consensus of round r-1's subset, revisits, and then computes its posteriors on r
 subset with its updated model; the server's consensus of round r goes out in round r+1. The
 subset of round r is drawn from (seed, r) by every client alike (`public_subset`). Parameters
 are averaged within each tier, as in FedKAD (algorithms/tiers.py), so FedMD and FedKAD differ
-only in what the tiers share. Not done: FedMD's transfer-learning phase (training on the public
-set before the rounds); the public set is used only through the consensus.
+only in what the tiers share. FedMD's transfer-learning phase (each party trains on the labelled
+public set, then on its own data, before collaborating) is `transfer_epochs`: in the first round
+(round 0) each client first trains with CTC on the whole public set for that many epochs; the
+tier averages carry it to every later client of the tier. Off by default (0), so that FedMD
+uses the public set only through the consensus, as in docs/results/fedkad.md's grid.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class FedMDOptions(FedAvgOptions):
     public_subset: int = Field(32, ge=1)  # public utterances scored per round
     digest_epochs: int = Field(1, ge=0)  # passes over the consensus subset (0: no digest)
     digest_weight: float = Field(1.0, gt=0)
+    transfer_epochs: int = Field(0, ge=0)  # round 0: CTC epochs on the whole public set first
 
 
 def public_subset(seed: int, round_index: int, size: int, count: int) -> np.ndarray:
@@ -144,6 +148,7 @@ class FedMDClient:
     subset: int
     digest_epochs: int
     digest_weight: float
+    transfer_epochs: int = 0
 
     def update(self, ctx: ClientContext, task: ClientTask, broadcast: Broadcast) -> ClientResult:
         started = time.perf_counter()
@@ -156,9 +161,7 @@ class FedMDClient:
         received = [
             broadcast.extras[k] for k in (CONSENSUS, CONSENSUS_ROUND) if k in broadcast.extras
         ]
-        digest = LocalStats()
-        if len(received) == 2 and self.digest_epochs:
-            digest = self._digest(ctx, model, task, broadcast, received[0], int(received[1]), size)
+        public = self._public_phase(ctx, model, task, broadcast, received, size)
         stats = ctx.train(model, task, broadcast.lr, Objective())  # revisit: own data, CTC
         delta = held.trained.take(held.start) - held.trained.take(model.flat).cpu()
         rows = public_subset(self.seed, broadcast.round, size, self.subset)
@@ -167,15 +170,29 @@ class FedMDClient:
         cost = ClientCost(
             bytes_down=tensor_bytes(held.sent, *received),
             bytes_up=tensor_bytes(delta, posteriors),
-            examples=stats.examples + digest.examples,
-            audio_seconds=stats.audio_seconds + digest.audio_seconds,
-            steps=stats.steps + digest.steps, flops=stats.flops + digest.flops + flops,
+            examples=stats.examples + public.examples,
+            audio_seconds=stats.audio_seconds + public.audio_seconds,
+            steps=stats.steps + public.steps, flops=stats.flops + public.flops + flops,
             wall_s=time.perf_counter() - started,
         )  # fmt: skip
         return ClientResult(
             task.client_id, delta, stats.examples, stats.frames, stats.loss_sum, cost,
             spec.depth, extras={POSTERIORS: posteriors}, where=held.where, params=spec.params,
         )  # fmt: skip
+
+    def _public_phase(
+        self, ctx: ClientContext, model: FlatModel, task: ClientTask, broadcast: Broadcast,
+        received: list[torch.Tensor], size: int,
+    ) -> LocalStats:  # fmt: skip
+        """Training on the public set before revisiting the client's own data: FedMD's transfer
+        learning in round 0 (CTC on the whole set), then the last round's consensus (digest)."""
+        if broadcast.round == 0 and self.transfer_epochs:
+            every_row = SplitRows(PUBLIC, np.arange(size, dtype=np.int64))
+            epochs = self.transfer_epochs
+            return ctx.train(model, task, broadcast.lr, Objective(), data=every_row, epochs=epochs)
+        if len(received) == 2 and self.digest_epochs:  # a consensus exists from round 1 on
+            return self._digest(ctx, model, task, broadcast, received[0], int(received[1]), size)
+        return LocalStats()
 
     def _digest(
         self, ctx: ClientContext, model: FlatModel, task: ClientTask, broadcast: Broadcast,
@@ -230,6 +247,6 @@ def build_fedmd(config: ExperimentConfig, options: BaseModel, dims: ConformerDim
     tiers = TierMap.of(config, dims)
     client = FedMDClient(
         CountWeighting(options.weighting), config.seed, options.public_subset,
-        options.digest_epochs, options.digest_weight,
+        options.digest_epochs, options.digest_weight, options.transfer_epochs,
     )  # fmt: skip
     return Algorithm("fedmd", client, tiered_server(config, tiers, ConsensusSharing()), tiers.dims)
