@@ -5,7 +5,8 @@
 #                                                   heavy-job queue where it is shared)
 # Seed by seed (so that a stopped grid leaves whole seeds): on the uniform and the skewed mix,
 # FedKAD, FedMD, HeteroFL, each tier alone, FedAvg with the S model, FedAvg with the L model;
-# FedKAD with best-path alignment on the uniform mix; FedKAD at lambda 0.1 and 1 (first seed).
+# FedKAD with best-path alignment on the uniform mix; FedKAD at lambda 0.1 and 1 (first seed);
+# FedMD with its transfer-learning phase on the uniform mix.
 # A finished run (its model files exist) is kept; an unfinished one is resumed from its
 # checkpoint. Nothing is ever deleted.
 # Smaller grids, in priority order (every arm of a seed before the next seed):
@@ -19,7 +20,7 @@ set -euo pipefail
 OUT=${OUT:-runs/fedkad}
 ROUNDS=${ROUNDS:-20}
 SEEDS=${SEEDS:-0 1 2}
-ARMS=${ARMS:-fedkad fedmd heterofl tiers fedavgS fedavgL fedkadbp fedkadlam0.1 fedkadlam1}
+ARMS=${ARMS:-fedkad fedmd heterofl tiers fedavgS fedavgL fedkadbp fedkadlam0.1 fedkadlam1 fedmdtl}
 MIXES=${MIXES:-uniform skewed}
 BUDGET_S=${BUDGET_S:-0}
 RESULTS=${RESULTS:-docs/results/fedkad}
@@ -67,6 +68,9 @@ arm() {  # arm ARM MIX SEED [extra key=value ...]
   case $arm in
     fedkad) run "$name" configs/fedkad.yaml "${s[@]}" ;;
     fedmd) run "$name" configs/fedmd.yaml "${s[@]}" ;;
+    fedmdtl)  # FedMD with its transfer-learning phase (round 0: 3 CTC epochs on the public set)
+      [[ $mix == uniform ]] && run "$name" configs/fedmd.yaml algorithm.transfer_epochs=3 \
+        "${s[@]}" ;;
     heterofl) run "$name" configs/heterofl.yaml "${s[@]}" ;;
     tiers) run "$name" configs/fedkad.yaml 'algorithm={name: tiers}' "${s[@]}" ;;
     fedavgS | fedavgL)

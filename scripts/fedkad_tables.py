@@ -32,6 +32,7 @@ ARMS = {  # arm -> (label, metric prefix per tier)
     "fedkadlam0.1": ("FedKAD, lambda 0.1", {t: f"{t}_" for t in TIERS}),
     "fedkadlam1": ("FedKAD, lambda 1", {t: f"{t}_" for t in TIERS}),
     "fedmd": ("FedMD", {t: f"{t}_" for t in TIERS}),
+    "fedmdtl": ("FedMD + transfer learning", {t: f"{t}_" for t in TIERS}),
     "heterofl": ("HeteroFL", {"S": "S_", "M": "M_", "L": ""}),
     "tiers": ("each tier alone", {t: f"{t}_" for t in TIERS}),
     "fedavgS": ("FedAvg, all S model", dict.fromkeys(TIERS, "")),
@@ -161,7 +162,7 @@ def claim(groups: dict[tuple[str, str], Group], mix: str) -> list[str]:
     head += [f"{t} {s} WER diff." for s in ("test", "held-out") for t in TIERS]
     head += ["bytes ratio"]
     lines = [_row(head), _row(["---"] * len(head))]
-    for other in ("fedavgL", "fedavgS", "fedmd", "tiers", "heterofl", "fedkadbp"):
+    for other in ("fedavgL", "fedavgS", "fedmd", "fedmdtl", "tiers", "heterofl", "fedkadbp"):
         lines += paired(groups, mix, "fedkad", other)
     return lines
 
