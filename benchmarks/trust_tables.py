@@ -230,17 +230,24 @@ def smallest_population(
     return high
 
 
-def secagg_tables(runs: Runs, out: Path) -> str:
+SECAGG_ARMS = ("fedavg-clean", "secagg", "fedavg-drop30", "secagg-drop30", "secagg-dp-z0.01",
+               "dp-z0.01")  # fmt: skip
+
+
+def secagg_tables(runs: Runs, out: Path, seeds: list[int]) -> str:
+    """The SecAgg runs of every seed (seed 0's rows always, "not run" where missing; other
+    seeds' rows where their SecAgg run exists), the weight gaps, the benchmark."""
     lines = ["## Secure aggregation", ""]
+    shown = [0, *(s for s in seeds if s != 0 and f"secagg-s{s}" in runs)]
     rows = []
-    for name in ("fedavg-clean-s0", "secagg-s0", "fedavg-drop30-s0", "secagg-drop30-s0",
-                 "secagg-dp-z0.01-s0", "dp-z0.01-s0"):  # fmt: skip
+    for name in (f"{arm}-s{seed}" for seed in shown for arm in SECAGG_ARMS):
         run = runs.get(name)
         if run is None:
             rows.append([name, "not run", "", "", "", "", "", ""])
             continue
         rows.append([name, *_secagg_cells(run), _fmt(wer(runs, name))])
-    lines += ["In a run (seed 0, 10 clients a round, serial executor): round wall time without "
+    which = ("seeds " if len(shown) > 1 else "seed ") + ", ".join(map(str, shown))
+    lines += [f"In a run ({which}, 10 clients a round, serial executor): round wall time without "
               "the evaluating rounds, median (min–max); SecAgg's per-client upload and its "
               "ratio to a float32 upload; simulated per-client and server protocol seconds "
               "per round; clients dropped after sharing keys (all rounds); rounds SecAgg "
@@ -253,7 +260,8 @@ def secagg_tables(runs: Runs, out: Path) -> str:
         "in fixed point, so equal up to its quantisation step, not bit for bit):",
         "",
     ]
-    pairs = [("secagg-s0", "fedavg-clean-s0"), ("secagg-drop30-s0", "fedavg-drop30-s0")]
+    against = (("secagg", "fedavg-clean"), ("secagg-drop30", "fedavg-drop30"))
+    pairs = [(f"{a}-s{seed}", f"{b}-s{seed}") for seed in shown for a, b in against]
     lines += [table(["SecAgg run", "plain run", "max abs Δw", "L2 of Δw / L2 of w"],
                     [[a, b, *weights_gap(out, a, b)] for a, b in pairs]), ""]  # fmt: skip
     bench = out / "bench_secagg.json"
@@ -372,7 +380,7 @@ def main() -> None:
         f"# Trust results (commit {args.commit or 'see OUT/code-*'}; {len(runs)} finished runs, "
         f"seeds {seeds})", "",
         f"Pretrained model: {json.dumps(pretrain_wer(args.out))}", "",
-        attack_tables(runs, seeds), dp_text, "", secagg_tables(runs, args.out), "",
+        attack_tables(runs, seeds), dp_text, "", secagg_tables(runs, args.out, seeds), "",
     ])  # fmt: skip
     tmp = args.out / "tables.md.tmp"
     tmp.write_text(text)
