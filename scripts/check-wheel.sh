@@ -11,7 +11,7 @@ trap 'rm -rf "$work"' EXIT
 
 "$python" -m build --wheel --outdir "$work/dist" "$root" > "$work/build.log" 2>&1 ||
   { cat "$work/build.log" >&2; echo "check-wheel: the wheel did not build" >&2; exit 1; }
-wheel=$(ls "$work"/dist/fedasr-*.whl)
+wheel=$(ls "$work/dist/"fedasr-*.whl)
 echo "check-wheel: built $(basename "$wheel")"
 
 "$python" -m venv "$work/venv"
